@@ -1,0 +1,44 @@
+"""Test-wide fixtures: a fresh snapshot per test, and the PostgreSQL/Redis gates.
+
+Tests marked `postgres` need PostgreSQL (DATABASE_URL); outside CI they skip on SQLite, and in
+CI (CI=true) they fail instead, so a green CI run has really exercised them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API beside the ORM
+
+
+@pytest.fixture(autouse=True)
+def _fresh_snapshot():
+    from policies.snapshot import snapshot_forget
+
+    snapshot_forget()
+    yield
+    snapshot_forget()
+
+
+def _on_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    ci = os.environ.get("CI", "").lower() == "true"
+    for item in items:
+        if "postgres" in item.keywords and not ci:
+            from django.conf import settings
+
+            if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+                item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (never skipped in CI)"))
+
+
+@pytest.fixture
+def require_postgres():
+    if not _on_postgres():
+        pytest.fail("this test needs PostgreSQL (DATABASE_URL=postgres://...)")

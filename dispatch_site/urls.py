@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dispatch_site import health, views
+from policies.api import views as policy_api
+
+urlpatterns = [
+    path("dispatch", policy_api.DispatchView.as_view(), name="dispatch"),
+    path("providers", policy_api.ProvidersView.as_view(), name="providers"),
+    path("policies/validate", policy_api.ValidateView.as_view(), name="policies-validate"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("", views.home, name="home"),
+]
+
+handler404 = "dispatch_site.views.not_found"
+handler500 = "dispatch_site.views.server_error"

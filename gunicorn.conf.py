@@ -1,0 +1,20 @@
+"""gunicorn settings, from the environment (see README "Configuration").
+
+Sync workers: a dispatch is a short CPU step plus one INSERT, so a sync worker per core (x2 for
+the time spent waiting on PostgreSQL) keeps both cores busy without thread contention.
+Timeouts nest: DB pool wait (3 s) < statement timeout (5 s) < worker timeout (30 s).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8002')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, multiprocessing.cpu_count() * 2))))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()

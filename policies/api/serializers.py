@@ -1,0 +1,150 @@
+"""Shapes of the dispatch, providers and validate endpoints (checking shape only, no rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from dispatch_site.fields import NoNulText, StrictSerializer, choice_field
+from providers.vocabulary import GradeBand, Region, Subject
+
+
+class ContextSerializer(StrictSerializer):
+    subject = choice_field(Subject)
+    grade_band = choice_field(GradeBand)
+    region = choice_field(Region)
+
+
+class DispatchRequestSerializer(ContextSerializer):
+    teacher_override = serializers.BooleanField(required=False, default=False)
+    override_provider_id = NoNulText(required=False, max_length=64, allow_blank=False)
+    override_reason = NoNulText(required=False, max_length=2000, allow_blank=True, trim_whitespace=False)
+    teacher_id = NoNulText(required=False, max_length=64, allow_blank=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("teacher_override"):
+            if not attrs.get("override_provider_id"):
+                raise serializers.ValidationError(
+                    {"override_provider_id": ["Required when teacher_override is true: a provider id or slug."]}
+                )
+        else:
+            stray = [name for name in ("override_provider_id", "override_reason", "teacher_id") if name in attrs]
+            if stray:
+                raise serializers.ValidationError(
+                    {name: ["Only allowed when teacher_override is true."] for name in stray}
+                )
+        return attrs
+
+
+class RequestIdSerializer(StrictSerializer):
+    request_id = serializers.UUIDField(
+        required=False, error_messages={"invalid": "Must be a UUID, e.g. 550e8400-e29b-41d4-a716-446655440000."}
+    )
+
+
+class RegionQuerySerializer(StrictSerializer):
+    region = choice_field(Region)
+
+
+class ValidateQuerySerializer(ContextSerializer):
+    pass
+
+
+class RateLimitsSerializer(serializers.Serializer):
+    requests_per_minute = serializers.IntegerField()
+    tokens_per_minute = serializers.IntegerField()
+
+
+class CostSerializer(serializers.Serializer):
+    per_1k_input_tokens = serializers.FloatField()
+    per_1k_output_tokens = serializers.FloatField()
+
+
+class PassedOverSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["policy", "provider"])
+    id = serializers.CharField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    policy_id = serializers.CharField(required=False)
+
+
+class ExplanationSerializer(serializers.Serializer):
+    level = serializers.CharField(allow_null=True)
+    level_label = serializers.CharField(allow_blank=True)
+    policy_id = serializers.CharField(allow_null=True)
+    policy_name = serializers.CharField(allow_null=True)
+    passed_over = PassedOverSerializer(many=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    provider_id = serializers.UUIDField()
+    provider_slug = serializers.CharField()
+    provider_name = serializers.CharField()
+    endpoint_url = serializers.URLField()
+    template_ids = serializers.ListField(child=serializers.UUIDField())
+    moderation_threshold = serializers.FloatField()
+    policy_id = serializers.UUIDField()
+    policy_name = serializers.CharField()
+    allow_teacher_override = serializers.BooleanField()
+    teacher_override = serializers.BooleanField()
+    rate_limits = RateLimitsSerializer()
+    estimated_cost = CostSerializer()
+    region = serializers.CharField()
+    data_center = serializers.CharField()
+    explanation = ExplanationSerializer()
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]  # the error body's key
+    region = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+    request_id = serializers.UUIDField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class RefusalSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    error = ErrorDetailSerializer()
+    explanation = ExplanationSerializer()
+    teacher_override = serializers.BooleanField(required=False)
+
+
+class ProviderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    endpoint_url = serializers.URLField()
+    hosting_regions = serializers.ListField(child=serializers.CharField())
+    compliance_frameworks = serializers.ListField(child=serializers.CharField())
+    rate_limits = RateLimitsSerializer()
+    estimated_cost = CostSerializer()
+
+
+class ProvidersResponseSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    data_center = serializers.CharField(allow_null=True)
+    providers = ProviderSerializer(many=True)
+    unavailable = PassedOverSerializer(many=True)
+
+
+class ValidateResponseSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    subject = serializers.CharField()
+    grade_band = serializers.CharField()
+    region = serializers.CharField()
+    level = serializers.CharField(allow_null=True)
+    policy_id = serializers.CharField(allow_null=True)
+    provider_id = serializers.CharField(allow_null=True)
+    provider_slug = serializers.CharField(allow_null=True)
+    problems = serializers.ListField(child=serializers.CharField())
+    explanation = ExplanationSerializer()

@@ -1,0 +1,156 @@
+"""Thin API views: check the shape, call one service or the engine, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from policies.api import serializers as s
+from policies.engine import DispatchContext, OverrideRequest, available_providers, resolve
+from policies.presentation import explanation_dict
+from policies.services import dispatch, request_fingerprint
+from policies.snapshot import current_snapshot
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Bad input: the fields at fault and what is allowed."),
+    413: OpenApiResponse(s.ErrorSerializer, description="The body is larger than the limit."),
+    415: OpenApiResponse(s.ErrorSerializer, description="The body is not JSON."),
+}
+
+
+class DispatchView(APIView):
+    @extend_schema(
+        operation_id="dispatch",
+        summary="Decide which provider may serve an LLM call",
+        parameters=[
+            OpenApiParameter(
+                "request_id",
+                str,
+                description="UUID making the call idempotent; generated when missing.",
+                required=False,
+            )
+        ],
+        request=s.DispatchRequestSerializer,
+        responses={
+            200: s.DecisionSerializer,
+            409: OpenApiResponse(
+                s.ErrorSerializer, description="Replay of a decision whose provider is no longer compliant."
+            ),
+            422: OpenApiResponse(
+                s.RefusalSerializer,
+                description="Refused (no compliant provider, override refused) or request_id reused with another body.",
+            ),
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Basic dispatch",
+                value={"subject": "mathematics", "grade_band": "elementary", "region": "us_east"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> HttpResponse:
+        query = s.RequestIdSerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        body = s.DispatchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data: dict[str, Any] = body.validated_data
+        override = None
+        if data["teacher_override"]:
+            override = OverrideRequest(
+                provider_id=data["override_provider_id"],
+                justification=data.get("override_reason", ""),
+                teacher_id=data.get("teacher_id", ""),
+            )
+        result = dispatch(
+            context=DispatchContext(data["subject"], data["grade_band"], data["region"]),
+            override=override,
+            request_id=query.validated_data.get("request_id"),
+            fingerprint=request_fingerprint(data),
+        )
+        response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
+        response["Request-Id"] = result.request_id
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ProvidersView(APIView):
+    @extend_schema(
+        operation_id="providers_list",
+        summary="Providers that may serve a region (active and compliant), and the others with why not",
+        parameters=[s.RegionQuerySerializer],
+        responses={200: s.ProvidersResponseSerializer, 400: ERRORS[400]},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.RegionQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        region = query.validated_data["region"]
+        snapshot = current_snapshot()
+        available, unavailable = available_providers(snapshot, region)
+        rule = snapshot.rules.get(region)
+        return Response(
+            {
+                "region": region,
+                "data_center": rule.data_center if rule else None,
+                "providers": [
+                    {
+                        "id": p.id,
+                        "slug": p.slug,
+                        "name": p.name,
+                        "endpoint_url": p.endpoint_url,
+                        "hosting_regions": sorted(p.hosting_regions),
+                        "compliance_frameworks": sorted(p.compliance_frameworks),
+                        "rate_limits": {
+                            "requests_per_minute": p.requests_per_minute,
+                            "tokens_per_minute": p.tokens_per_minute,
+                        },
+                        "estimated_cost": {
+                            "per_1k_input_tokens": p.cost_per_1k_input,
+                            "per_1k_output_tokens": p.cost_per_1k_output,
+                        },
+                    }
+                    for p in available
+                ],
+                "unavailable": [
+                    {"kind": u.kind, "id": u.id, "name": u.name, "reason": u.reason, "detail": u.detail}
+                    for u in unavailable
+                ],
+            }
+        )
+
+
+class ValidateView(APIView):
+    @extend_schema(
+        operation_id="policies_validate",
+        summary="Whether a context resolves, to what, and what is wrong if not (writes no audit row)",
+        parameters=[s.ValidateQuerySerializer],
+        responses={200: s.ValidateResponseSerializer, 400: ERRORS[400]},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.ValidateQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        context = DispatchContext(**query.validated_data)
+        decision = resolve(context, current_snapshot())
+        problems = [decision.refusal_detail] if decision.refusal_code else []
+        problems += [f"{step.kind} {step.name}: {step.detail}" for step in decision.passed_over]
+        return Response(
+            {
+                "valid": decision.accepted,
+                "subject": context.subject,
+                "grade_band": context.grade_band,
+                "region": context.region,
+                "level": decision.level,
+                "policy_id": decision.policy.id if decision.policy else None,
+                "provider_id": decision.provider.id if decision.provider else None,
+                "provider_slug": decision.provider.slug if decision.provider else None,
+                "problems": problems,
+                "explanation": explanation_dict(decision),
+            }
+        )

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class PoliciesConfig(AppConfig):
+    name = "policies"
+    verbose_name = "Policies and regions"
+
+    def ready(self) -> None:
+        from policies import snapshot
+
+        snapshot.connect_invalidation()

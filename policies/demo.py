@@ -1,0 +1,317 @@
+"""The demo world, drawn from the seed document: its regions table, eu_west's constraints, and
+its "Elementary Math - US East" policy. `demo_world_load()` is idempotent (keyed by slug/region/name).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
+from providers.models import ModelProvider, PromptTemplate
+
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_PASSWORD = "dispatch-demo-admin"  # noqa: S105 - a documented demo credential
+
+PROVIDERS: list[dict[str, Any]] = [
+    dict(
+        slug="openai-gpt4",
+        name="OpenAI GPT-4",
+        vendor="OpenAI",
+        model_name="gpt-4",
+        endpoint_url="https://api.openai.com/v1/chat/completions",
+        hosting_regions=["us_east"],
+        compliance_frameworks=["FERPA", "COPPA", "SOC2"],
+        cost_in="0.03",
+        cost_out="0.06",
+        rpm=60,
+        tpm=100_000,
+    ),
+    dict(
+        slug="anthropic-claude",
+        name="Anthropic Claude",
+        vendor="Anthropic",
+        model_name="claude",
+        endpoint_url="https://api.anthropic.com/v1/messages",
+        hosting_regions=["us_east"],
+        compliance_frameworks=["FERPA", "COPPA", "SOC2"],
+        cost_in="0.015",
+        cost_out="0.075",
+        rpm=60,
+        tpm=100_000,
+    ),
+    dict(
+        slug="microsoft-copilot",
+        name="Microsoft Copilot",
+        vendor="Microsoft",
+        model_name="copilot",
+        endpoint_url="https://copilot.microsoft.example/v1/chat",
+        hosting_regions=["us_east"],
+        compliance_frameworks=["FERPA", "COPPA", "ISO27001"],
+        cost_in="0.02",
+        cost_out="0.04",
+        rpm=120,
+        tpm=150_000,
+    ),
+    dict(
+        slug="google-gemini",
+        name="Google Gemini",
+        vendor="Google",
+        model_name="gemini-pro",
+        endpoint_url="https://generativelanguage.googleapis.com/v1/models/gemini-pro:generateContent",
+        hosting_regions=["us_west"],
+        compliance_frameworks=["FERPA", "COPPA", "ISO27001"],
+        cost_in="0.0125",
+        cost_out="0.0375",
+        rpm=120,
+        tpm=200_000,
+    ),
+    dict(
+        slug="aws-bedrock",
+        name="AWS Bedrock",
+        vendor="Amazon",
+        model_name="bedrock",
+        endpoint_url="https://bedrock-runtime.us-west-2.amazonaws.com/model/invoke",
+        hosting_regions=["us_west"],
+        compliance_frameworks=["FERPA", "COPPA", "ISO27001", "SOC2"],
+        cost_in="0.008",
+        cost_out="0.024",
+        rpm=200,
+        tpm=300_000,
+    ),
+    dict(
+        slug="local-eu-provider",
+        name="EU Sovereign LLM",
+        vendor="EuroAI",
+        model_name="eu-large",
+        endpoint_url="https://llm.eu-sovereign.example/v1/chat",
+        hosting_regions=["eu_west"],
+        compliance_frameworks=["GDPR", "ISO27001"],
+        cost_in="0.02",
+        cost_out="0.05",
+        rpm=60,
+        tpm=80_000,
+    ),
+    dict(
+        slug="us-only-provider",
+        name="US-Only LLM",
+        vendor="USOnly",
+        model_name="us-1",
+        endpoint_url="https://api.us-only.example/v1/chat",
+        hosting_regions=["us_east", "us_west"],
+        compliance_frameworks=["FERPA", "COPPA"],
+        cost_in="0.01",
+        cost_out="0.02",
+        rpm=60,
+        tpm=60_000,
+    ),
+    dict(
+        slug="apac-regional-provider",
+        name="APAC Regional LLM",
+        vendor="SEA AI",
+        model_name="sea-lion",
+        endpoint_url="https://llm.apac-regional.example/v1/chat",
+        hosting_regions=["apac_singapore"],
+        compliance_frameworks=["PDPA", "ISO27001"],
+        cost_in="0.01",
+        cost_out="0.03",
+        rpm=60,
+        tpm=60_000,
+    ),
+    dict(
+        slug="africa-local-provider",
+        name="Africa Local LLM",
+        vendor="CapeAI",
+        model_name="ubuntu-1",
+        endpoint_url="https://llm.africa-local.example/v1/chat",
+        hosting_regions=["africa_south"],
+        compliance_frameworks=["POPIA"],
+        cost_in="0.01",
+        cost_out="0.03",
+        rpm=60,
+        tpm=60_000,
+    ),
+]
+
+REGIONS: list[dict[str, Any]] = [
+    dict(
+        region="us_east",
+        data_center="Virginia",
+        residency=False,
+        frameworks=["FERPA", "COPPA"],
+        allowed=["openai-gpt4", "anthropic-claude", "microsoft-copilot", "us-only-provider"],
+        blocked=[],
+    ),
+    dict(
+        region="us_west",
+        data_center="California",
+        residency=False,
+        frameworks=["FERPA", "COPPA"],
+        allowed=["google-gemini", "aws-bedrock", "us-only-provider"],
+        blocked=[],
+    ),
+    dict(
+        region="eu_west",
+        data_center="Ireland",
+        residency=True,
+        frameworks=["GDPR", "ISO27001"],
+        allowed=["local-eu-provider"],
+        blocked=["us-only-provider"],
+    ),
+    dict(
+        region="apac_singapore",
+        data_center="Singapore",
+        residency=True,
+        frameworks=["PDPA"],
+        allowed=["apac-regional-provider"],
+        blocked=["us-only-provider"],
+    ),
+    dict(
+        region="africa_south",
+        data_center="Cape Town",
+        residency=True,
+        frameworks=["POPIA"],
+        allowed=["africa-local-provider"],
+        blocked=["us-only-provider"],
+    ),
+]
+
+TEMPLATES: list[dict[str, Any]] = [
+    dict(
+        slug="math-elementary-basic",
+        name="Elementary math",
+        subject="mathematics",
+        grade_band="elementary",
+        body="You are a patient elementary math tutor. Explain step by step with small numbers.",
+    ),
+    dict(
+        slug="math-word-problems",
+        name="Math word problems",
+        subject="mathematics",
+        grade_band="elementary",
+        body="Help the student turn a word problem into arithmetic, one sentence at a time.",
+    ),
+    dict(
+        slug="general-tutor",
+        name="General tutor",
+        subject="",
+        grade_band="",
+        body="You are a helpful, age-appropriate tutor. Never ask for personal information.",
+    ),
+]
+
+POLICIES: list[dict[str, Any]] = [
+    dict(
+        name="Elementary Math - US East",
+        subject="mathematics",
+        grade_band="elementary",
+        region="us_east",
+        primary="openai-gpt4",
+        fallbacks=["anthropic-claude", "microsoft-copilot"],
+        templates=["math-elementary-basic", "math-word-problems"],
+        threshold="0.8",
+        override=True,
+        priority=100,
+    ),
+    dict(
+        name="Mathematics - any grade",
+        subject="mathematics",
+        grade_band="",
+        region="",
+        primary="anthropic-claude",
+        fallbacks=["google-gemini", "local-eu-provider", "apac-regional-provider", "africa-local-provider"],
+        templates=["general-tutor"],
+        threshold="0.85",
+        override=True,
+        priority=100,
+    ),
+    dict(
+        name="Default policy",
+        subject="",
+        grade_band="",
+        region="",
+        primary="openai-gpt4",
+        fallbacks=["google-gemini", "local-eu-provider", "apac-regional-provider", "africa-local-provider"],
+        templates=["general-tutor"],
+        threshold="0.9",
+        override=False,
+        priority=0,
+    ),
+]
+
+
+@transaction.atomic
+def demo_world_load() -> dict[str, int]:
+    """Create or update the demo world; returns how many objects of each kind it holds."""
+    providers = {}
+    for spec in PROVIDERS:
+        providers[spec["slug"]], _ = ModelProvider.objects.update_or_create(
+            slug=spec["slug"],
+            defaults=dict(
+                name=spec["name"],
+                vendor=spec["vendor"],
+                model_name=spec["model_name"],
+                endpoint_url=spec["endpoint_url"],
+                hosting_regions=spec["hosting_regions"],
+                compliance_frameworks=spec["compliance_frameworks"],
+                is_active=True,
+                requests_per_minute=spec["rpm"],
+                tokens_per_minute=spec["tpm"],
+                cost_per_1k_input_tokens=Decimal(spec["cost_in"]),
+                cost_per_1k_output_tokens=Decimal(spec["cost_out"]),
+            ),
+        )
+    templates = {}
+    for spec in TEMPLATES:
+        templates[spec["slug"]], _ = PromptTemplate.objects.update_or_create(slug=spec["slug"], defaults=spec)
+    for spec in REGIONS:
+        rule, _ = RegionalRouting.objects.update_or_create(
+            region=spec["region"],
+            defaults=dict(
+                data_center=spec["data_center"],
+                data_residency_required=spec["residency"],
+                encryption_required=True,
+                audit_logging_required=True,
+                compliance_frameworks=spec["frameworks"],
+            ),
+        )
+        rule.allowed_providers.set([providers[slug] for slug in spec["allowed"]])
+        rule.blocked_providers.set([providers[slug] for slug in spec["blocked"]])
+    for spec in POLICIES:
+        policy, _ = DispatchPolicy.objects.update_or_create(
+            name=spec["name"],
+            defaults=dict(
+                subject=spec["subject"],
+                grade_band=spec["grade_band"],
+                region=spec["region"],
+                primary_provider=providers[spec["primary"]],
+                moderation_threshold=Decimal(spec["threshold"]),
+                allow_teacher_override=spec["override"],
+                priority=spec["priority"],
+                is_active=True,
+            ),
+        )
+        current = [f.provider.slug for f in policy.fallbacks.select_related("provider").order_by("position")]
+        if current != spec["fallbacks"]:
+            policy.fallbacks.all().delete()
+            PolicyFallback.objects.bulk_create(
+                PolicyFallback(policy=policy, provider=providers[slug], position=i)
+                for i, slug in enumerate(spec["fallbacks"], start=1)
+            )
+        policy.templates.set([templates[slug] for slug in spec["templates"]])
+    user_model = get_user_model()
+    admin_user, created = user_model.objects.get_or_create(
+        username=DEMO_ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.org"}
+    )
+    if created:
+        admin_user.set_password(DEMO_ADMIN_PASSWORD)
+        admin_user.save()
+    return {
+        "providers": len(providers),
+        "templates": len(templates),
+        "regions": len(REGIONS),
+        "policies": len(POLICIES),
+    }

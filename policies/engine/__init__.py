@@ -1,0 +1,34 @@
+"""The resolution engine: pure Python, standard library only.
+
+It decides which provider may serve a context, given a snapshot of the authored world. It never
+touches the ORM, an HTTP request, settings or the clock, so the API, the admin simulator and the
+teacher form all get the same answer for the same snapshot.
+"""
+
+from policies.engine.resolve import available_providers, resolve, resolve_override
+from policies.engine.types import (
+    LEVELS,
+    Decision,
+    DispatchContext,
+    OverrideRequest,
+    PassedOver,
+    PolicySpec,
+    ProviderSpec,
+    RegionRule,
+    Snapshot,
+)
+
+__all__ = [
+    "LEVELS",
+    "Decision",
+    "DispatchContext",
+    "OverrideRequest",
+    "PassedOver",
+    "PolicySpec",
+    "ProviderSpec",
+    "RegionRule",
+    "Snapshot",
+    "available_providers",
+    "resolve",
+    "resolve_override",
+]

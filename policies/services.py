@@ -1,0 +1,146 @@
+"""dispatch(): resolve a context and write its audit row, atomically and idempotently.
+
+The audit row is written by one `INSERT ... ON CONFLICT (client_ref, request_id) DO NOTHING
+RETURNING id`: it both records the decision and settles idempotency, so a warm dispatch reads
+nothing before it. When the insert finds the id taken, the stored row decides: same body, its
+stored response is replayed (unless its provider is no longer compliant: 409); another body,
+422. Concurrent requests with one id wait on the unique index and all see the first row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Set
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.models import DispatchLog, Outcome
+from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
+from policies.engine import Decision, DispatchContext, OverrideRequest, resolve, resolve_override
+from policies.presentation import decision_body
+from policies.snapshot import current_snapshot
+
+STATUS_ACCEPTED = 200
+STATUS_REFUSED = 422
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    request_id: str
+    status: int
+    body_json: str  # the exact response bytes, stored in the audit row
+    replayed: bool
+    decision: Decision | None  # None for a replay
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.body_json)
+
+
+def body_render(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dispatch(
+    *,
+    context: DispatchContext,
+    override: OverrideRequest | None = None,
+    request_id: uuid.UUID | None = None,
+    client_ref: str = "",
+    fingerprint: str,
+    saturated: Set[str] = frozenset(),
+) -> DispatchResult:
+    """Decide `context` (with an optional teacher override) and audit it exactly once per request id."""
+    request_id = request_id or uuid.uuid4()
+    started = time.perf_counter()
+    snapshot = current_snapshot()
+    if override is None:
+        decision = resolve(context, snapshot, saturated=saturated)
+    else:
+        decision = resolve_override(context, snapshot, override, saturated=saturated)
+    body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
+    status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
+    log = DispatchLog(
+        request_id=request_id,
+        client_ref=client_ref,
+        created_at=timezone.now(),
+        fingerprint=fingerprint,
+        subject=context.subject,
+        grade_band=context.grade_band,
+        region=context.region,
+        outcome=Outcome.ACCEPTED if decision.accepted else Outcome.REFUSED,
+        status_code=status,
+        refusal_code=decision.refusal_code,
+        level=decision.level or "",
+        policy_id=uuid.UUID(decision.policy.id) if decision.policy else None,
+        provider_id=uuid.UUID(decision.provider.id) if decision.provider else None,
+        is_override=override is not None,
+        override_provider_ref=override.provider_id[:64] if override else "",
+        override_reason=override.justification if override else "",
+        teacher_id=override.teacher_id[:64] if override else "",
+        snapshot_version=snapshot.version,
+        decision_us=int((time.perf_counter() - started) * 1_000_000),
+        response=body_json,
+    )
+    with transaction.atomic():
+        inserted = dispatch_log_insert(log=log)
+    if inserted:
+        return DispatchResult(str(request_id), status, body_json, replayed=False, decision=decision)
+    return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint)
+
+
+def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:
+    stored = DispatchLog.objects.only("fingerprint", "status_code", "response", "provider_id", "region", "outcome").get(
+        client_ref=client_ref, request_id=request_id
+    )
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"request_id {request_id} was already used with a different request body; "
+            "use a new request_id for a new request",
+            fields={"request_id": ["already used with a different body"]},
+            extra={"request_id": str(request_id)},
+        )
+    if stored.outcome == Outcome.ACCEPTED and stored.provider_id is not None:
+        why = current_snapshot().why_not(str(stored.provider_id), stored.region)
+        if why is not None:
+            raise ReplayNotCompliant(
+                f"the stored decision for request_id {request_id} named a provider that may no longer "
+                f"serve {stored.region}: {why[1]}; send a new request_id to decide again",
+                extra={"request_id": str(request_id), "reason": why[0]},
+            )
+    return DispatchResult(str(request_id), stored.status_code, stored.response, replayed=True, decision=None)
+
+
+def dispatch_log_insert(*, log: DispatchLog) -> bool:
+    """Insert `log` unless (client_ref, request_id) exists; True when this call wrote it.
+
+    One statement on both PostgreSQL and SQLite (3.35+): INSERT ... ON CONFLICT DO NOTHING RETURNING.
+    """
+    meta = DispatchLog._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [f.get_db_prep_save(f.pre_save(log, add=True), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote('client_ref')}, {quote('request_id')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    log.pk = row[0]
+    return True

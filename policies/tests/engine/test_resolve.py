@@ -1,0 +1,214 @@
+"""The resolution rules, one case per rule, on plain data."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
+from policies.engine.types import (
+    REASON_BLOCKED,
+    REASON_ENCRYPTION,
+    REASON_FRAMEWORK,
+    REASON_INACTIVE,
+    REASON_NO_COMPLIANT_PROVIDER,
+    REASON_NOT_ALLOWED,
+    REASON_RATE_LIMITED,
+    REASON_RESIDENCY,
+    REFUSAL_JUSTIFICATION,
+    REFUSAL_NO_COMPLIANT_PROVIDER,
+    REFUSAL_NO_POLICY,
+    REFUSAL_OVERRIDE_NOT_ALLOWED,
+    REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
+    REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
+    REFUSAL_REGION_NOT_CONFIGURED,
+)
+from policies.tests.engine.worlds import policy, provider, rule, world
+
+MATH = DispatchContext("mathematics", "elementary", "us_east")
+A, B, C = provider("a"), provider("b"), provider("c")
+
+
+def all_levels() -> list:
+    return [
+        policy("exact", "a", subject="mathematics", grade_band="elementary", region="us_east"),
+        policy("subject_grade", "b", subject="mathematics", grade_band="elementary"),
+        policy("subject", "c", subject="mathematics"),
+        policy("default", "a"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("context", "expected_policy", "expected_level"),
+    [
+        (MATH, "exact", "exact"),
+        (DispatchContext("mathematics", "elementary", "us_west"), "subject_grade", "subject_grade"),
+        (DispatchContext("mathematics", "high", "us_east"), "subject", "subject"),
+        (DispatchContext("science", "high", "us_east"), "default", "default"),
+    ],
+)
+def test_each_level_matches_the_most_specific_policy(context, expected_policy, expected_level):
+    snapshot = world([A, B, C], all_levels(), [rule("us_east"), rule("us_west")])
+    decision = resolve(context, snapshot)
+    assert decision.accepted
+    assert decision.policy is not None and decision.policy.id == expected_policy
+    assert decision.level == expected_level
+
+
+def test_a_policy_for_another_region_is_not_a_candidate():
+    snapshot = world(
+        [A, B],
+        [policy("eu", "a", subject="mathematics", grade_band="elementary", region="eu_west"), policy("default", "b")],
+        [rule("us_east")],
+    )
+    decision = resolve(MATH, snapshot)
+    assert decision.policy is not None and decision.policy.id == "default"
+
+
+def test_higher_priority_wins_within_a_level():
+    snapshot = world(
+        [A, B],
+        [
+            policy("low", "a", subject="mathematics", priority=10),
+            policy("high", "b", subject="mathematics", priority=90),
+        ],
+        [rule()],
+    )
+    decision = resolve(MATH, snapshot)
+    assert decision.policy is not None and decision.policy.id == "high"
+    assert decision.provider is not None and decision.provider.id == "b"
+
+
+def test_fallbacks_are_tried_in_order():
+    snapshot = world([A, B, C], [policy("p", "a", "b", "c")], [rule(blocked=("a",))])
+    decision = resolve(MATH, snapshot)
+    assert decision.provider is not None and decision.provider.id == "b"
+    assert [(s.kind, s.id, s.reason) for s in decision.passed_over] == [("provider", "a", REASON_BLOCKED)]
+
+
+@pytest.mark.parametrize(
+    ("providers", "region_rule", "reason"),
+    [
+        ([provider("a")], rule(blocked=("a",)), REASON_BLOCKED),
+        ([provider("a"), provider("b")], rule(allowed=("b",)), REASON_NOT_ALLOWED),
+        ([provider("a", regions=("us_west",))], rule(residency=True), REASON_RESIDENCY),
+        ([provider("a", encrypts=False)], rule(encryption=True), REASON_ENCRYPTION),
+        ([provider("a", frameworks=("FERPA",))], rule(frameworks=("FERPA", "COPPA")), REASON_FRAMEWORK),
+        ([provider("a", active=False)], rule(), REASON_INACTIVE),
+    ],
+)
+def test_each_compliance_reason_passes_a_provider_over(providers, region_rule, reason):
+    compliant = provider("z")
+    snapshot = world([*providers, compliant], [policy("p", "a", "z")], [region_rule])
+    if region_rule.allowed_providers:
+        snapshot = world(
+            [*providers, compliant], [policy("p", "a", "z")], [rule(allowed=(*region_rule.allowed_providers, "z"))]
+        )
+    decision = resolve(MATH, snapshot)
+    assert decision.provider is not None and decision.provider.id == "z"
+    assert decision.passed_over[0].reason == reason
+    assert decision.passed_over[0].id == "a"
+
+
+def test_compliant_provider_in_every_requirement_is_taken():
+    rich = provider("a", regions=("eu_west",), frameworks=("GDPR", "ISO27001"))
+    snapshot = world(
+        [rich],
+        [policy("p", "a")],
+        [rule("eu_west", residency=True, encryption=True, allowed=("a",), frameworks=("GDPR",))],
+    )
+    decision = resolve(DispatchContext("science", "high", "eu_west"), snapshot)
+    assert decision.provider == rich
+
+
+def test_falls_through_to_a_less_specific_policy_when_a_chain_has_no_compliant_provider():
+    snapshot = world(
+        [A, B],
+        [
+            policy("exact", "a", subject="mathematics", grade_band="elementary", region="us_east"),
+            policy("default", "b"),
+        ],
+        [rule(blocked=("a",))],
+    )
+    decision = resolve(MATH, snapshot)
+    assert decision.policy is not None and decision.policy.id == "default"
+    assert decision.level == "default"
+    assert [(s.kind, s.id, s.reason) for s in decision.passed_over] == [
+        ("provider", "a", REASON_BLOCKED),
+        ("policy", "exact", REASON_NO_COMPLIANT_PROVIDER),
+    ]
+
+
+def test_no_compliant_provider_anywhere_is_a_refusal_naming_the_region():
+    snapshot = world([A], [policy("p", "a")], [rule(blocked=("a",))])
+    decision = resolve(MATH, snapshot)
+    assert not decision.accepted
+    assert decision.provider is None
+    assert decision.refusal_code == REFUSAL_NO_COMPLIANT_PROVIDER
+    assert "us_east" in decision.refusal_detail
+    assert "blocked_in_region" in decision.refusal_detail
+
+
+def test_region_without_routing_rule_fails_closed():
+    snapshot = world([A], [policy("p", "a")], [rule("us_west")])
+    decision = resolve(MATH, snapshot)
+    assert decision.refusal_code == REFUSAL_REGION_NOT_CONFIGURED
+    assert decision.provider is None
+
+
+def test_no_matching_policy_is_a_refusal():
+    snapshot = world([A], [policy("sci", "a", subject="science")], [rule()])
+    assert resolve(MATH, snapshot).refusal_code == REFUSAL_NO_POLICY
+
+
+def test_a_policy_with_a_shape_outside_the_four_levels_is_never_used():
+    snapshot = world([A], [policy("odd", "a", grade_band="elementary")], [rule()])
+    assert resolve(MATH, snapshot).refusal_code == REFUSAL_NO_POLICY
+
+
+def test_rate_limited_provider_is_passed_over_with_its_own_reason():
+    snapshot = world([A, B], [policy("p", "a", "b")], [rule()])
+    decision = resolve(MATH, snapshot, saturated={"a"})
+    assert decision.provider is not None and decision.provider.id == "b"
+    assert decision.passed_over[0].reason == REASON_RATE_LIMITED
+
+
+def test_provider_missing_from_the_snapshot_is_passed_over():
+    snapshot = world([B], [policy("p", "ghost", "b")], [rule()])
+    decision = resolve(MATH, snapshot)
+    assert decision.provider is not None and decision.provider.id == "b"
+    assert decision.passed_over[0].reason == "provider_unknown"
+
+
+REASON = "Student needs a specialised science model for lab reports"
+
+
+@pytest.mark.parametrize(
+    ("allow", "override", "code"),
+    [
+        (True, OverrideRequest("c", REASON), ""),
+        (True, OverrideRequest("c-slug", REASON), ""),
+        (False, OverrideRequest("c", REASON), REFUSAL_OVERRIDE_NOT_ALLOWED),
+        (True, OverrideRequest("c", "too short"), REFUSAL_JUSTIFICATION),
+        (True, OverrideRequest("c", "   " + "x" * 10 + "          "), REFUSAL_JUSTIFICATION),
+        (True, OverrideRequest("nobody", REASON), REFUSAL_OVERRIDE_PROVIDER_UNKNOWN),
+        (True, OverrideRequest("b", REASON), REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT),
+    ],
+)
+def test_override_rules(allow, override, code):
+    snapshot = world([A, B, C], [policy("p", "a", override=allow)], [rule(blocked=("b",))])
+    decision = resolve_override(MATH, snapshot, override)
+    assert decision.refusal_code == code
+    if code:
+        assert decision.provider is None
+        assert decision.override == override
+    else:
+        assert decision.provider is not None and decision.provider.id == "c"
+        assert decision.override_applied
+        assert decision.policy is not None and decision.policy.id == "p"
+
+
+def test_override_of_a_context_that_cannot_resolve_is_refused_with_that_reason():
+    snapshot = world([A, C], [policy("p", "a")], [rule(blocked=("a",))])
+    decision = resolve_override(MATH, snapshot, OverrideRequest("c", REASON))
+    assert decision.refusal_code == REFUSAL_NO_COMPLIANT_PROVIDER
+    assert decision.provider is None

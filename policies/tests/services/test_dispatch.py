@@ -1,0 +1,138 @@
+"""dispatch(): one audit row per decision, refusals included; idempotent replays; staleness."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.models import DispatchLog
+from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
+from policies.engine import DispatchContext, OverrideRequest
+from policies.services import dispatch, request_fingerprint
+from policies.snapshot import current_snapshot
+from policies.tests.factories import make_policy, make_provider, make_rule, make_template
+
+pytestmark = pytest.mark.django_db
+MATH = DispatchContext("mathematics", "elementary", "us_east")
+
+
+@pytest.fixture
+def world():
+    a, b = make_provider("alpha"), make_provider("beta")
+    rule = make_rule("us_east", frameworks=("FERPA",))
+    tpl = make_template("math-basic")
+    policy = make_policy("Math", a, b, templates=[tpl], subject="mathematics", allow_teacher_override=True)
+    return {"a": a, "b": b, "rule": rule, "policy": policy, "tpl": tpl}
+
+
+def run(context=MATH, override=None, request_id=None, fingerprint="fp"):
+    return dispatch(context=context, override=override, request_id=request_id, fingerprint=fingerprint)
+
+
+def test_accepted_decision_writes_one_row_with_the_response(world):
+    result = run()
+    assert result.status == 200
+    assert result.body["provider_slug"] == "alpha"
+    assert result.body["template_ids"] == [str(world["tpl"].id)]
+    log = DispatchLog.objects.get()
+    assert str(log.request_id) == result.request_id
+    assert log.outcome == "accepted" and log.provider_id == world["a"].id and log.policy_id == world["policy"].id
+    assert log.level == "subject"
+    assert log.response == result.body_json
+
+
+def test_refusal_is_logged_like_a_decision(world):
+    world["rule"].blocked_providers.set([world["a"], world["b"]])
+    result = run()
+    assert result.status == 422
+    assert result.body["error"]["code"] == "no_compliant_provider"
+    assert "us_east" in result.body["error"]["message"]
+    log = DispatchLog.objects.get()
+    assert log.outcome == "refused" and log.refusal_code == "no_compliant_provider" and log.provider_id is None
+
+
+def test_refused_override_is_logged_with_teacher_provider_reason_and_rule(world):
+    override = OverrideRequest(provider_id="beta", justification="short", teacher_id="t-42")
+    result = run(override=override)
+    assert result.status == 422
+    assert result.body["error"]["rule"] == "justification_too_short"
+    log = DispatchLog.objects.get()
+    assert (log.is_override, log.teacher_id, log.override_provider_ref, log.override_reason) == (
+        True,
+        "t-42",
+        "beta",
+        "short",
+    )
+    assert log.refusal_code == "justification_too_short"
+
+
+def test_same_request_id_and_body_replays_without_a_second_row(world):
+    rid = uuid.uuid4()
+    first = run(request_id=rid)
+    second = run(request_id=rid)
+    assert second.replayed and not first.replayed
+    assert second.body == first.body
+    assert DispatchLog.objects.count() == 1
+
+
+def test_same_request_id_with_another_body_is_a_conflict(world):
+    rid = uuid.uuid4()
+    run(request_id=rid, fingerprint=request_fingerprint({"a": 1}))
+    with pytest.raises(IdempotencyConflict) as err:
+        run(request_id=rid, fingerprint=request_fingerprint({"a": 2}))
+    assert str(rid) in err.value.message
+    assert DispatchLog.objects.count() == 1
+
+
+def test_replay_of_a_provider_no_longer_compliant_is_409(world):
+    rid = uuid.uuid4()
+    assert run(request_id=rid).body["provider_slug"] == "alpha"
+    world["rule"].blocked_providers.add(world["a"])
+    with pytest.raises(ReplayNotCompliant) as err:
+        run(request_id=rid)
+    assert "blocked" in err.value.message
+    assert DispatchLog.objects.count() == 1
+
+
+def test_authoring_change_is_seen_by_the_next_dispatch(world):
+    assert run().body["provider_slug"] == "alpha"
+    world["rule"].blocked_providers.add(world["a"])
+    assert run().body["provider_slug"] == "beta"
+    world["b"].is_active = False
+    world["b"].save()
+    assert run().status == 422
+
+
+def test_warm_dispatch_runs_at_most_two_statements(world):
+    run()  # warm the snapshot
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"))
+    ]
+    assert len(statements) <= 2, statements
+    assert statements[-1].upper().startswith("INSERT INTO")
+    assert DispatchLog.objects.count() == 2
+
+
+def test_warm_dispatch_within_the_check_interval_runs_only_the_insert(world, settings):
+    settings.SNAPSHOT_CHECK_INTERVAL = 60
+    run()
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    statements = [
+        q["sql"] for q in queries.captured_queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert len(statements) == 1 and statements[0].upper().startswith("INSERT INTO")
+
+
+def test_snapshot_is_reused_while_the_stamp_is_unchanged(world):
+    first = current_snapshot()
+    assert current_snapshot() is first
+    world["a"].save()
+    assert current_snapshot() is not first

@@ -1,0 +1,73 @@
+"""LLM providers and prompt templates: authored in admin, kept with history."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from providers.vocabulary import GradeBand, Subject
+
+
+class ModelProvider(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True, help_text="Stable id used in documents, e.g. openai-gpt4")
+    name = models.CharField(max_length=120)
+    vendor = models.CharField(max_length=80, blank=True)
+    model_name = models.CharField(max_length=120, blank=True)
+    endpoint_url = models.URLField(max_length=500)
+    hosting_regions = models.JSONField(default=list, blank=True, help_text="Regions where it processes and stores data")
+    compliance_frameworks = models.JSONField(default=list, blank=True, help_text="Frameworks it is certified for")
+    encrypts_in_transit = models.BooleanField(default=True)
+    encrypts_at_rest = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+    requests_per_minute = models.PositiveIntegerField(default=60)
+    tokens_per_minute = models.PositiveIntegerField(default=100_000)
+    cost_per_1k_input_tokens = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    cost_per_1k_output_tokens = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(table_name="model_providers_history")
+
+    class Meta:
+        db_table = "model_providers"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(requests_per_minute__gt=0), name="provider_rpm_positive"),
+            models.CheckConstraint(condition=Q(tokens_per_minute__gt=0), name="provider_tpm_positive"),
+            models.CheckConstraint(
+                condition=Q(cost_per_1k_input_tokens__gte=0) & Q(cost_per_1k_output_tokens__gte=0),
+                name="provider_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def encrypts(self) -> bool:
+        return self.encrypts_in_transit and self.encrypts_at_rest
+
+
+class PromptTemplate(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    subject = models.CharField(max_length=32, choices=Subject.choices, blank=True)
+    grade_band = models.CharField(max_length=32, choices=GradeBand.choices, blank=True)
+    body = models.TextField()
+    version = models.PositiveIntegerField(default=1)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(table_name="prompt_templates_history")
+
+    class Meta:
+        db_table = "prompt_templates"
+        ordering = ["slug"]
+        constraints = [models.CheckConstraint(condition=Q(version__gte=1), name="template_version_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug} v{self.version})"
