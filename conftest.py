@@ -42,3 +42,30 @@ def pytest_collection_modifyitems(config, items):
 def require_postgres():
     if not _on_postgres():
         pytest.fail("this test needs PostgreSQL (DATABASE_URL=postgres://...)")
+
+
+# Browser tests: pytest-playwright's `page`, driving Debian's chromium (no downloaded browsers).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    """Where browser tests write the screenshots an issue asks for (git-ignored)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
