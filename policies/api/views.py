@@ -24,6 +24,8 @@ ERRORS = {
 
 
 class DispatchView(APIView):
+    required_scope = "dispatch"  # API-client scope this endpoint needs (enforced by access control)
+
     @extend_schema(
         operation_id="dispatch",
         summary="Decide which provider may serve an LLM call",
@@ -82,6 +84,8 @@ class DispatchView(APIView):
 
 
 class ProvidersView(APIView):
+    required_scope = "read"
+
     @extend_schema(
         operation_id="providers_list",
         summary="Providers that may serve a region (active and compliant), and the others with why not",
@@ -127,6 +131,8 @@ class ProvidersView(APIView):
 
 
 class ValidateView(APIView):
+    required_scope = "read"
+
     @extend_schema(
         operation_id="policies_validate",
         summary="Whether a context resolves, to what, and what is wrong if not (writes no audit row)",
