@@ -7,8 +7,9 @@
 3. A policy whose chain yields nothing is passed over for the next candidate.
 4. No routing rule for the region, or no compliant provider anywhere: a refusal.
 
-An override is checked against the decision the same context would get without it: the policy
-must allow overrides, the justification must be meaningful, and the provider must be compliant
+An override is checked against the decision the same context would get without it: the teacher
+must be known and teach in the region (checked first: who may ask comes before what is asked),
+the policy must allow overrides, the justification must be meaningful, and the provider must be compliant
 in the region. A provider blocked in a region is never returned for that region.
 """
 
@@ -27,6 +28,8 @@ from policies.engine.types import (
     REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
     REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
     REFUSAL_REGION_NOT_CONFIGURED,
+    REFUSAL_TEACHER_REGION,
+    REFUSAL_TEACHER_UNKNOWN,
     Decision,
     DispatchContext,
     OverrideRequest,
@@ -126,6 +129,18 @@ def resolve_override(
 ) -> Decision:
     """Decide a teacher's override: the policy's decision with the teacher's provider, or a refusal."""
     base = resolve(context, snapshot, saturated=saturated)
+    if not override.teacher_known:
+        return _refuse(
+            base, override, REFUSAL_TEACHER_UNKNOWN, f"no active teacher has teacher_id {override.teacher_id!r}"
+        )
+    if override.teacher_regions is not None and context.region not in override.teacher_regions:
+        regions = ", ".join(sorted(override.teacher_regions)) or "none"
+        return _refuse(
+            base,
+            override,
+            REFUSAL_TEACHER_REGION,
+            f"teacher {override.teacher_id!r} does not teach in {context.region} (their regions: {regions})",
+        )
     if not base.accepted or base.policy is None:
         return _refuse(base, override, base.refusal_code, base.refusal_detail)
     if not base.policy.allow_teacher_override:

@@ -39,6 +39,8 @@ REFUSAL_OVERRIDE_NOT_ALLOWED = "override_not_allowed"
 REFUSAL_JUSTIFICATION = "justification_too_short"
 REFUSAL_OVERRIDE_PROVIDER_UNKNOWN = "override_provider_unknown"
 REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT = "override_provider_not_compliant"
+REFUSAL_TEACHER_UNKNOWN = "teacher_unknown"
+REFUSAL_TEACHER_REGION = "teacher_region_not_allowed"
 
 MIN_JUSTIFICATION_LENGTH = 20
 
@@ -65,9 +67,18 @@ class DispatchContext:
 
 @dataclass(frozen=True, slots=True)
 class OverrideRequest:
+    """A teacher's request for another provider.
+
+    `teacher_known` and `teacher_regions` come from the teacher directory: the override service
+    (`teachers.services.override_submit`) always sets both. `teacher_regions=None` means "no
+    region restriction", for engine callers without a directory.
+    """
+
     provider_id: str  # a provider's id or slug
     justification: str
     teacher_id: str = ""
+    teacher_known: bool = True
+    teacher_regions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from policies.engine.types import (
     REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
     REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
     REFUSAL_REGION_NOT_CONFIGURED,
+    REFUSAL_TEACHER_REGION,
+    REFUSAL_TEACHER_UNKNOWN,
 )
 from policies.tests.engine.worlds import policy, provider, rule, world
 
@@ -192,6 +194,12 @@ REASON = "Student needs a specialised science model for lab reports"
         (True, OverrideRequest("c", "   " + "x" * 10 + "          "), REFUSAL_JUSTIFICATION),
         (True, OverrideRequest("nobody", REASON), REFUSAL_OVERRIDE_PROVIDER_UNKNOWN),
         (True, OverrideRequest("b", REASON), REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT),
+        (True, OverrideRequest("c", REASON, "t1", teacher_regions=frozenset({"us_east"})), ""),
+        (True, OverrideRequest("c", REASON, "t1", teacher_regions=frozenset({"eu_west"})), REFUSAL_TEACHER_REGION),
+        (True, OverrideRequest("c", REASON, "t1", teacher_regions=frozenset()), REFUSAL_TEACHER_REGION),
+        (True, OverrideRequest("c", REASON, "t9", teacher_known=False), REFUSAL_TEACHER_UNKNOWN),
+        # who may ask is checked before what is asked
+        (False, OverrideRequest("b", "short", "t1", teacher_regions=frozenset({"eu_west"})), REFUSAL_TEACHER_REGION),
     ],
 )
 def test_override_rules(allow, override, code):
@@ -212,3 +220,11 @@ def test_override_of_a_context_that_cannot_resolve_is_refused_with_that_reason()
     decision = resolve_override(MATH, snapshot, OverrideRequest("c", REASON))
     assert decision.refusal_code == REFUSAL_NO_COMPLIANT_PROVIDER
     assert decision.provider is None
+
+
+def test_teacher_region_refusal_names_the_teacher_and_their_regions():
+    snapshot = world([A, C], [policy("p", "a")], [rule()])
+    override = OverrideRequest("c", REASON, "t-7", teacher_regions=frozenset({"eu_west", "apac_singapore"}))
+    decision = resolve_override(MATH, snapshot, override)
+    assert decision.refusal_code == REFUSAL_TEACHER_REGION
+    assert decision.refusal_detail == "teacher 't-7' does not teach in us_east (their regions: apac_singapore, eu_west)"
