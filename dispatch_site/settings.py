@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "providers",
     "policies",
     "audit",
+    "teachers",
 ]
 
 MIDDLEWARE = [

@@ -25,10 +25,13 @@ class DispatchRequestSerializer(ContextSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if attrs.get("teacher_override"):
+            missing = {}
             if not attrs.get("override_provider_id"):
-                raise serializers.ValidationError(
-                    {"override_provider_id": ["Required when teacher_override is true: a provider id or slug."]}
-                )
+                missing["override_provider_id"] = ["Required when teacher_override is true: a provider id or slug."]
+            if not attrs.get("teacher_id"):
+                missing["teacher_id"] = ["Required when teacher_override is true: the teacher's id (teacher_id)."]
+            if missing:
+                raise serializers.ValidationError(missing)
         else:
             stray = [name for name in ("override_provider_id", "override_reason", "teacher_id") if name in attrs]
             if stray:

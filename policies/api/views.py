@@ -11,10 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
-from policies.engine import DispatchContext, OverrideRequest, available_providers, resolve
+from policies.engine import DispatchContext, available_providers, resolve
 from policies.presentation import explanation_dict
 from policies.services import dispatch, request_fingerprint
 from policies.snapshot import current_snapshot
+from teachers.services import override_submit
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: the fields at fault and what is allowed."),
@@ -63,19 +64,23 @@ class DispatchView(APIView):
         body = s.DispatchRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = body.validated_data
-        override = None
-        if data["teacher_override"]:
-            override = OverrideRequest(
-                provider_id=data["override_provider_id"],
+        context = DispatchContext(data["subject"], data["grade_band"], data["region"])
+        if data["teacher_override"]:  # the one override service, shared with the teacher form
+            result = override_submit(
+                teacher_id=data["teacher_id"],
+                context=context,
+                provider_ref=data["override_provider_id"],
                 justification=data.get("override_reason", ""),
-                teacher_id=data.get("teacher_id", ""),
+                request_id=query.validated_data.get("request_id"),
+                client_ref="",
+                fingerprint=request_fingerprint(data),
             )
-        result = dispatch(
-            context=DispatchContext(data["subject"], data["grade_band"], data["region"]),
-            override=override,
-            request_id=query.validated_data.get("request_id"),
-            fingerprint=request_fingerprint(data),
-        )
+        else:
+            result = dispatch(
+                context=context,
+                request_id=query.validated_data.get("request_id"),
+                fingerprint=request_fingerprint(data),
+            )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
         response["Request-Id"] = result.request_id
         if result.replayed:

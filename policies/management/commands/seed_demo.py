@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from policies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
+from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
 
 
 class Command(BaseCommand):
@@ -10,8 +11,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = demo_world_load()
+        teacher = demo_teacher_load()
         summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo world loaded: {summary}."))
         self.stdout.write(
             f"Admin: http://127.0.0.1:8002/admin/  user {DEMO_ADMIN_USERNAME!r} password {DEMO_ADMIN_PASSWORD!r}"
+        )
+        self.stdout.write(
+            f"Teacher: http://127.0.0.1:8002/teacher/  user {DEMO_TEACHER_USERNAME!r}"
+            f" password {DEMO_TEACHER_PASSWORD!r} (teacher_id {teacher.external_id!r},"
+            f" regions {', '.join(teacher.regions)})"
         )

@@ -111,6 +111,16 @@ def test_region_without_routing_rule_is_refused_and_logged(api):
         ({**BASIC, "colour": "blue"}, "colour", "Unknown field"),
         ({**BASIC, "teacher_override": "maybe"}, "teacher_override", "valid boolean"),
         ({**BASIC, "teacher_override": True}, "override_provider_id", "Required when teacher_override"),
+        (
+            {
+                **BASIC,
+                "teacher_override": True,
+                "override_provider_id": "anthropic-claude",
+                "override_reason": "x" * 30,
+            },
+            "teacher_id",
+            "Required when teacher_override is true: the teacher's id",
+        ),
         ({**BASIC, "override_reason": "x"}, "override_reason", "Only allowed when teacher_override"),
         ({**BASIC, "teacher_override": True, "override_provider_id": "a\x00b"}, "override_provider_id", "NUL"),
         ({**BASIC, "subject": None}, "subject", "may not be null"),

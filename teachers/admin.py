@@ -1,0 +1,37 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from providers.vocabulary import Region
+from teachers.models import TeacherProfile
+from teachers.services import teacher_profile_save
+
+
+class TeacherProfileForm(forms.ModelForm):
+    regions = forms.MultipleChoiceField(
+        choices=Region.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Overrides are accepted only for these regions.",
+    )
+
+    class Meta:
+        model = TeacherProfile
+        fields = ["user", "external_id", "regions", "school"]
+
+
+@admin.register(TeacherProfile)
+class TeacherProfileAdmin(SimpleHistoryAdmin):
+    form = TeacherProfileForm
+    list_display = ["external_id", "user", "school", "region_list", "created_at"]
+    search_fields = ["external_id", "user__username", "user__email", "school"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description="regions")
+    def region_list(self, obj: TeacherProfile) -> str:
+        return ", ".join(obj.regions)
+
+    def save_model(self, request: HttpRequest, obj: TeacherProfile, form: Any, change: bool) -> None:
+        teacher_profile_save(profile=obj)  # also puts the user in the Teachers group

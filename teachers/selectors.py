@@ -1,0 +1,107 @@
+"""Reads for the teacher pages: who is a teacher, what the form may offer, and their overrides.
+
+A teacher's overrides are the audit rows carrying their `external_id` as `teacher_id`, whichever
+surface wrote them (the form or an app calling `POST /dispatch` on their behalf).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
+from audit.models import DispatchLog
+from policies.engine import Decision, DispatchContext, ProviderSpec, available_providers, resolve
+from policies.snapshot import current_snapshot
+from providers.models import PromptTemplate
+from teachers.models import TEACHERS_GROUP, TeacherProfile
+
+FORM_CLIENT_REF = "web:teacher-form"  # the audit rows' client_ref for attempts made through the form
+
+
+def teacher_for_user(user: AbstractBaseUser | AnonymousUser) -> TeacherProfile | None:
+    """The user's teacher profile when they are an active member of the Teachers group."""
+    if not user.is_authenticated:
+        return None
+    return (
+        TeacherProfile.objects.filter(user__pk=user.pk, user__is_active=True, user__groups__name=TEACHERS_GROUP)
+        .select_related("user")
+        .first()
+    )
+
+
+def teacher_by_external_id(external_id: str) -> TeacherProfile | None:
+    """The active teacher an app names by `teacher_id`, or None (unknown, inactive, not in the group)."""
+    return TeacherProfile.objects.filter(
+        external_id=external_id, user__is_active=True, user__groups__name=TEACHERS_GROUP
+    ).first()
+
+
+def provider_options(region: str) -> list[ProviderSpec]:
+    """Providers active and compliant in `region`: the only ones the form offers."""
+    available, _ = available_providers(current_snapshot(), region)
+    return available
+
+
+def policy_reference(context: DispatchContext) -> Decision:
+    """What the current policy decides for `context` without an override (no audit row)."""
+    return resolve(context, current_snapshot())
+
+
+def override_list(*, teacher: TeacherProfile) -> QuerySet[DispatchLog]:
+    """The teacher's own override attempts, newest first."""
+    return (
+        DispatchLog.objects.filter(teacher_id=teacher.external_id, is_override=True)
+        .select_related("provider", "policy")
+        .order_by("-created_at", "-id")
+    )
+
+
+def override_get(*, teacher: TeacherProfile, pk: int) -> DispatchLog | None:
+    return override_list(teacher=teacher).filter(pk=pk).first()
+
+
+def override_log_id(*, client_ref: str, request_id: str) -> int | None:
+    return DispatchLog.objects.filter(client_ref=client_ref, request_id=request_id).values_list("pk", flat=True).first()
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """One audit row as the teacher pages show it."""
+
+    log: DispatchLog
+    body: dict[str, Any]
+
+    @property
+    def accepted(self) -> bool:
+        return self.log.outcome == "accepted"
+
+    @property
+    def rule(self) -> str:
+        return self.log.refusal_code
+
+    @property
+    def message(self) -> str:
+        error = self.body.get("error")
+        return str(error.get("message", "")) if isinstance(error, dict) else ""
+
+    @property
+    def via(self) -> str:
+        return "this form" if self.log.client_ref == FORM_CLIENT_REF else (self.log.client_ref or "an app")
+
+
+def override_view(log: DispatchLog) -> OverrideView:
+    try:
+        body = json.loads(log.response)
+    except ValueError:
+        body = {}
+    return OverrideView(log=log, body=body if isinstance(body, dict) else {})
+
+
+def template_names(template_ids: list[str]) -> list[str]:
+    by_id = {str(t.id): t.name for t in PromptTemplate.objects.filter(id__in=template_ids)}
+    return [by_id.get(tid, tid) for tid in template_ids]

@@ -1,0 +1,100 @@
+"""The one teacher-override service, and the writes that make a user a teacher.
+
+`override_submit` is what both the teacher form and `POST /dispatch` with `teacher_override`
+call, so the two cannot disagree: it looks the teacher up in the directory and hands the
+request to `policies.services.dispatch`, whose engine applies every rule (the teacher is known
+and teaches in the region, the policy allows overrides, the justification is long enough, the
+provider is active and compliant in the region) and which writes exactly one audit row per
+attempt, accepted or refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from policies.engine import DispatchContext, OverrideRequest
+from policies.services import DispatchResult, dispatch, request_fingerprint
+from teachers.models import TEACHERS_GROUP, TeacherProfile
+from teachers.selectors import teacher_by_external_id
+
+
+def override_payload(
+    *, context: DispatchContext, teacher_id: str, provider_ref: str, justification: str
+) -> dict[str, Any]:
+    """The request as `POST /dispatch` would carry it: what the form fingerprints for idempotency."""
+    return {
+        "subject": context.subject,
+        "grade_band": context.grade_band,
+        "region": context.region,
+        "teacher_override": True,
+        "override_provider_id": provider_ref,
+        "override_reason": justification,
+        "teacher_id": teacher_id,
+    }
+
+
+def override_submit(
+    *,
+    teacher_id: str,
+    context: DispatchContext,
+    provider_ref: str,
+    justification: str,
+    request_id: uuid.UUID | None,
+    client_ref: str,
+    fingerprint: str | None = None,
+) -> DispatchResult:
+    """Decide a teacher's override and audit it (one row per request id, accepted or refused)."""
+    teacher = teacher_by_external_id(teacher_id)
+    override = OverrideRequest(
+        provider_id=provider_ref,
+        justification=justification,
+        teacher_id=teacher_id,
+        teacher_known=teacher is not None,
+        teacher_regions=teacher.region_set if teacher is not None else frozenset(),
+    )
+    if fingerprint is None:
+        fingerprint = request_fingerprint(
+            override_payload(
+                context=context, teacher_id=teacher_id, provider_ref=provider_ref, justification=justification
+            )
+        )
+    return dispatch(
+        context=context, override=override, request_id=request_id, client_ref=client_ref, fingerprint=fingerprint
+    )
+
+
+def teachers_group() -> Group:
+    group, _ = Group.objects.get_or_create(name=TEACHERS_GROUP)
+    return group
+
+
+@transaction.atomic
+def teacher_profile_save(*, profile: TeacherProfile) -> TeacherProfile:
+    """Validate and save a profile, and put its user in the Teachers group."""
+    profile.full_clean()
+    profile.save()
+    profile.user.groups.add(teachers_group())
+    return profile
+
+
+@transaction.atomic
+def teacher_create(
+    *,
+    username: str,
+    password: str,
+    external_id: str,
+    regions: Iterable[str],
+    school: str = "",
+    email: str = "",
+) -> TeacherProfile:
+    """A new active user who is a teacher in `regions`."""
+    user = get_user_model().objects.create_user(username=username, password=password, email=email)
+    return teacher_profile_save(
+        profile=TeacherProfile(user=user, external_id=external_id, regions=list(regions), school=school)
+    )
