@@ -15,9 +15,11 @@ class DispatchLogAdmin(admin.ModelAdmin):
         "outcome",
         "refusal_code",
         "is_override",
+        "teacher_id",
+        "client_ref",
     ]
     list_filter = ["outcome", "region", "subject", "grade_band", "is_override"]
-    search_fields = ["request_id"]
+    search_fields = ["request_id", "teacher_id", "client_ref"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

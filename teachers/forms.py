@@ -64,6 +64,7 @@ class OverrideForm(forms.Form):
         provider_field = self.fields["provider"]
         assert isinstance(provider_field.widget, forms.Select)
         provider_field.widget.choices = [("", "Choose a provider")] + [(p.slug, p.name) for p in providers]
+        self.providers_offered = bool(providers)
         self.fields["request_id"].initial = uuid.uuid4()
 
     def context(self) -> DispatchContext:

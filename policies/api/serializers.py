@@ -20,7 +20,12 @@ class DispatchRequestSerializer(ContextSerializer):
     teacher_override = serializers.BooleanField(required=False, default=False)
     override_provider_id = NoNulText(required=False, max_length=64, allow_blank=False)
     override_reason = NoNulText(required=False, max_length=2000, allow_blank=True, trim_whitespace=False)
-    teacher_id = NoNulText(required=False, max_length=64, allow_blank=False)
+    teacher_id = NoNulText(
+        required=False,
+        max_length=64,
+        allow_blank=False,
+        help_text="Required with teacher_override: the registered teacher's id (their profile's teacher id).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -196,3 +196,16 @@ def test_my_overrides_includes_attempts_apps_made_for_the_teacher(teacher_client
     assert APIClient().post("/dispatch", body, format="json").status_code == 200
     html = teacher_client.get("/teacher/overrides/").content.decode()
     assert "microsoft-copilot" in html and "Served by Microsoft Copilot" in html
+
+
+def test_a_region_with_no_compliant_provider_says_so(demo, teacher_client):
+    from policies.models import RegionalRouting
+    from providers.models import ModelProvider
+
+    RegionalRouting.objects.get(region="eu_west").blocked_providers.add(
+        ModelProvider.objects.get(slug="local-eu-provider")
+    )
+    html = teacher_client.get("/teacher/override/?region=eu_west").content.decode()
+    assert options(html, "id_provider") == []
+    assert 'id="no-providers"' in html
+    assert 'id="no-providers"' not in teacher_client.get("/teacher/override/").content.decode()

@@ -144,6 +144,18 @@ def test_an_override_never_returns_a_non_compliant_provider(provs, pols, rls, co
         assert compliant(decision.provider, snapshot.rules[context.region])
 
 
+@settings(max_examples=50, deadline=None)
+@given(providers(), policies(), rules(), contexts, st.sampled_from(PROVIDER_IDS), st.sets(st.sampled_from(REGIONS)))
+def test_an_override_is_accepted_only_in_a_region_the_teacher_teaches_in(provs, pols, rls, context, wanted, regions):
+    snapshot = world(provs, pols, rls)
+    override = OverrideRequest(wanted, "a justification long enough to count", "t1", teacher_regions=frozenset(regions))
+    decision = resolve_override(context, snapshot, override)
+    if context.region not in regions:
+        assert not decision.accepted and decision.refusal_code == "teacher_region_not_allowed"
+    elif decision.accepted:
+        assert decision.provider is not None and decision.provider.id == wanted
+
+
 @settings(max_examples=100, deadline=None)
 @given(providers(), rules(), st.sampled_from(REGIONS))
 def test_available_providers_are_exactly_the_compliant_ones(provs, rls, region):
