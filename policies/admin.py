@@ -1,25 +1,220 @@
-from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+"""Admin for dispatch policies and regional routing rules: declarative; rules live in
+policies.authoring (called by the forms and the services these classes delegate to)."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
+
+from policies import authoring
+from policies.admin_history import AuthoringHistoryAdmin
+from policies.engine.types import policy_level
+from policies.forms import DispatchPolicyForm, PolicyFallbackFormSet, RegionalRoutingForm
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
+from policies.presentation import LEVEL_LABELS
+from providers.models import ModelProvider
 
 
 class PolicyFallbackInline(admin.TabularInline):
     model = PolicyFallback
-    extra = 1
+    formset = PolicyFallbackFormSet
+    fields = ["position", "provider"]
     ordering = ["position"]
+    autocomplete_fields = ["provider"]
+    extra = 2
+    verbose_name = "fallback"
+    verbose_name_plural = "Fallback chain (tried in position order after the primary provider)"
+
+
+class ChainProviderFilter(admin.SimpleListFilter):
+    title = "provider (anywhere in the chain)"
+    parameter_name = "provider"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(p.slug, p.name) for p in ModelProvider.objects.order_by("name").only("slug", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        in_chain = queryset.filter(fallbacks__provider__slug=value).values("pk")
+        return queryset.filter(primary_provider__slug=value) | queryset.filter(pk__in=in_chain)
+
+
+def _reason(request: HttpRequest, action: str) -> str:
+    return f"{action} from the policy list"
 
 
 @admin.register(DispatchPolicy)
-class DispatchPolicyAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "subject", "grade_band", "region", "primary_provider", "priority", "is_active"]
-    list_filter = ["is_active", "subject", "grade_band", "region"]
-    search_fields = ["name"]
-    filter_horizontal = ["templates"]
+class DispatchPolicyAdmin(AuthoringHistoryAdmin):
+    form = DispatchPolicyForm
     inlines = [PolicyFallbackInline]
+    list_display = [
+        "name",
+        "subject",
+        "grade_band",
+        "region",
+        "level",
+        "primary_provider",
+        "chain",
+        "priority",
+        "is_active",
+    ]
+    list_filter = ["is_active", "subject", "grade_band", "region", ChainProviderFilter]
+    search_fields = ["name", "subject", "grade_band", "region", "primary_provider__slug", "primary_provider__name"]
+    list_select_related = ["primary_provider"]
+    autocomplete_fields = ["primary_provider", "templates"]
+    actions = ["activate", "deactivate", "duplicate"]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active"]}),
+        ("Which requests it matches", {"fields": [("subject", "grade_band", "region"), "priority"]}),
+        (
+            "What it decides",
+            {
+                "fields": [
+                    "primary_provider",
+                    "fallback_chain",
+                    "templates",
+                    "moderation_threshold",
+                    "allow_teacher_override",
+                ]
+            },
+        ),
+        ("This change", {"fields": ["change_reason"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and getattr(obj, "_history", None) is not None:
+            return fieldsets  # the revert page shows the chain of that version
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "fallback_chain"]}) for name, opts in fieldsets
+        ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        chain = Prefetch("fallbacks", queryset=PolicyFallback.objects.select_related("provider").order_by("position"))
+        return super().get_queryset(request).prefetch_related(chain)
+
+    @admin.display(description="level")
+    def level(self, obj: DispatchPolicy) -> str:
+        return LEVEL_LABELS.get(policy_level(obj.subject, obj.grade_band, obj.region) or "", "invalid shape")
+
+    @admin.display(description="fallbacks")
+    def chain(self, obj: DispatchPolicy) -> str:
+        return " → ".join(f.provider.slug for f in obj.fallbacks.all()) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if form.reverted_chain is not None:  # the revert page: no chain formset, the version's chain
+            authoring.policy_save(
+                policy=obj,
+                fallbacks=form.reverted_chain,
+                templates=form.cleaned_data.get("templates", []),
+                reason=form.cleaned_data["change_reason"],
+                user=request.user,
+            )
+            form.save_m2m = lambda: None
+        # Otherwise the policy is written with its chain in save_related, once the chain is known.
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if form.reverted_chain is not None:
+            return
+        chain: list[ModelProvider] = []
+        for formset in formsets:
+            if isinstance(formset, PolicyFallbackFormSet):
+                chain = formset.ordered_providers()
+            formset.save(commit=False)  # fills the change lists the admin log reads; the service writes
+        authoring.policy_save(
+            policy=form.instance,
+            fallbacks=chain,
+            templates=form.cleaned_data.get("templates", []),
+            reason=form.cleaned_data["change_reason"],
+            user=request.user,
+        )
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
+        verb = "Activated" if active else "Deactivated"
+        try:
+            count = authoring.policies_set_active(
+                policies=list(queryset), active=active, reason=_reason(request, verb), user=request.user
+            )
+        except authoring.AuthoringError as error:
+            self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
+            return
+        self.message_user(request, f"{verb} {count} policies.", messages.SUCCESS)
+
+    @admin.action(description="Activate selected policies (re-checks every rule)")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate selected policies")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Duplicate selected policies (copies start inactive)")
+    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        copies = [
+            authoring.policy_duplicate(policy=policy, reason=_reason(request, "Duplicated"), user=request.user)
+            for policy in queryset
+        ]
+        self.message_user(request, f"Created {len(copies)} inactive copies; edit and activate them.", messages.SUCCESS)
 
 
 @admin.register(RegionalRouting)
-class RegionalRoutingAdmin(SimpleHistoryAdmin):
-    list_display = ["region", "data_center", "data_residency_required", "encryption_required"]
-    filter_horizontal = ["allowed_providers", "blocked_providers"]
+class RegionalRoutingAdmin(AuthoringHistoryAdmin):
+    form = RegionalRoutingForm
+    list_display = [
+        "region",
+        "data_center",
+        "data_residency_required",
+        "encryption_required",
+        "frameworks",
+        "allowed",
+        "blocked",
+    ]
+    list_filter = ["data_residency_required", "encryption_required", "audit_logging_required", "region"]
+    search_fields = ["region", "data_center"]
+    autocomplete_fields = ["allowed_providers", "blocked_providers"]
+    fieldsets = [
+        (None, {"fields": ["region", "data_center"]}),
+        (
+            "Requirements",
+            {
+                "fields": [
+                    "data_residency_required",
+                    "encryption_required",
+                    "audit_logging_required",
+                    "compliance_frameworks",
+                ]
+            },
+        ),
+        ("Providers", {"fields": ["allowed_providers", "blocked_providers"]}),
+        ("This change", {"fields": ["change_reason", "confirm_coverage_loss"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("allowed_providers", "blocked_providers")
+
+    @admin.display(description="frameworks")
+    def frameworks(self, obj: RegionalRouting) -> str:
+        return ", ".join(obj.compliance_frameworks or [])
+
+    @admin.display(description="allowed (empty = any)")
+    def allowed(self, obj: RegionalRouting) -> str:
+        return ", ".join(p.slug for p in obj.allowed_providers.all()) or "any"
+
+    @admin.display(description="blocked")
+    def blocked(self, obj: RegionalRouting) -> str:
+        return ", ".join(p.slug for p in obj.blocked_providers.all()) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        authoring.routing_rule_save(
+            rule=obj,
+            allowed=list(form.cleaned_data.get("allowed_providers") or []),
+            blocked=list(form.cleaned_data.get("blocked_providers") or []),
+            reason=form.cleaned_data["change_reason"],
+            user=request.user,
+        )
+        form.save_m2m = lambda: None

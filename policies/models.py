@@ -23,6 +23,41 @@ POLICY_SHAPES = (
 )
 
 
+class PolicyFallback(models.Model):
+    """One position in a policy's ordered fallback chain."""
+
+    policy = models.ForeignKey("policies.DispatchPolicy", on_delete=models.CASCADE, related_name="fallbacks")
+    provider = models.ForeignKey(ModelProvider, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    history = HistoricalRecords(table_name="policy_fallbacks_history")
+
+    class Meta:
+        db_table = "dispatch_policy_fallbacks"
+        ordering = ["policy", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "position"], name="fallback_unique_position"),
+            models.UniqueConstraint(fields=["policy", "provider"], name="fallback_unique_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} #{self.position}: {self.provider_id}"
+
+
+def _history_model_name(name: str) -> str:
+    # PolicyFallback has its own history model; the chain rows kept with a policy version need another name.
+    return "HistoricalPolicyChainEntry" if name == "PolicyFallback" else f"Historical{name}"
+
+
+# Kept at module level so authoring services can write a history row themselves, once, after a
+# policy, its ordered fallback chain and its templates are all saved (policies.authoring).
+POLICY_HISTORY = HistoricalRecords(
+    table_name="dispatch_policies_history",
+    m2m_fields=["templates", "fallback_providers"],
+    custom_model_name=_history_model_name,
+)
+
+
 class DispatchPolicy(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=160)
@@ -31,7 +66,7 @@ class DispatchPolicy(models.Model):
     region = models.CharField(max_length=32, choices=Region.choices, blank=True)
     primary_provider = models.ForeignKey(ModelProvider, on_delete=models.PROTECT, related_name="primary_for")
     fallback_providers = models.ManyToManyField(
-        ModelProvider, through="PolicyFallback", related_name="fallback_for", blank=True
+        ModelProvider, through=PolicyFallback, related_name="fallback_for", blank=True
     )
     templates = models.ManyToManyField(PromptTemplate, related_name="policies", blank=True)
     moderation_threshold = models.DecimalField(max_digits=4, decimal_places=3, default=0.8)
@@ -41,7 +76,9 @@ class DispatchPolicy(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(table_name="dispatch_policies_history", m2m_fields=[templates])
+    # One history row per authoring save, carrying the ordered fallback chain and the templates,
+    # so a version can be diffed and reverted whole (see policies.authoring.policy_history_record).
+    history = POLICY_HISTORY
 
     class Meta:
         db_table = "dispatch_policies"
@@ -69,25 +106,9 @@ class DispatchPolicy(models.Model):
         return [self.primary_provider, *(f.provider for f in self.fallbacks.all())]
 
 
-class PolicyFallback(models.Model):
-    """One position in a policy's ordered fallback chain."""
-
-    policy = models.ForeignKey(DispatchPolicy, on_delete=models.CASCADE, related_name="fallbacks")
-    provider = models.ForeignKey(ModelProvider, on_delete=models.PROTECT, related_name="+")
-    position = models.PositiveSmallIntegerField()
-
-    history = HistoricalRecords(table_name="policy_fallbacks_history")
-
-    class Meta:
-        db_table = "dispatch_policy_fallbacks"
-        ordering = ["policy", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["policy", "position"], name="fallback_unique_position"),
-            models.UniqueConstraint(fields=["policy", "provider"], name="fallback_unique_provider"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.policy_id} #{self.position}: {self.provider_id}"
+ROUTING_HISTORY = HistoricalRecords(
+    table_name="regional_routing_history", m2m_fields=["allowed_providers", "blocked_providers"]
+)
 
 
 class RegionalRouting(models.Model):
@@ -104,9 +125,7 @@ class RegionalRouting(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(
-        table_name="regional_routing_history", m2m_fields=[allowed_providers, blocked_providers]
-    )
+    history = ROUTING_HISTORY
 
     class Meta:
         db_table = "regional_routing"

@@ -1,0 +1,95 @@
+"""Admin pages that read the authored world through the engine: the simulator and the coverage map.
+
+Both use `current_snapshot()` and the same `resolve`/`resolve_override` as `POST /dispatch`, and
+neither writes anything (no audit row: a simulation is not a dispatch).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from policies.coverage import coverage_gaps, coverage_grid, coverage_regions
+from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
+from policies.forms import CoverageForm, SimulatorForm
+from policies.presentation import LEVEL_LABELS, decision_body
+from policies.snapshot import current_snapshot
+from providers.vocabulary import GradeBand, Region, Subject
+
+
+def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+    return {**admin.site.each_context(request), "title": title, **extra}
+
+
+def simulator_view(request: HttpRequest) -> HttpResponse:
+    form = SimulatorForm(request.GET or None)
+    result: dict[str, Any] | None = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        context = DispatchContext(data["subject"], data["grade_band"], data["region"])
+        snapshot = current_snapshot()
+        provider = data.get("override_provider")
+        if provider is not None:
+            override = OverrideRequest(provider_id=provider.slug, justification=data.get("override_reason", ""))
+            decision = resolve_override(context, snapshot, override)
+        else:
+            decision = resolve(context, snapshot)
+        body = decision_body(decision, snapshot, request_id="simulation")
+        body.pop("request_id", None)
+        result = {
+            "decision": decision,
+            "body": body,
+            "level_label": LEVEL_LABELS.get(decision.level or "", ""),
+            "snapshot_version": snapshot.version,
+        }
+    return TemplateResponse(
+        request,
+        "admin/policies/simulator.html",
+        _context(request, "Policy simulator", form=form, result=result),
+    )
+
+
+def coverage_view(request: HttpRequest) -> HttpResponse:
+    form = CoverageForm(request.GET or None)
+    region = form.cleaned_data["region"] if form.is_valid() else ""
+    started = time.perf_counter()
+    snapshot = current_snapshot()
+    regions = coverage_regions(snapshot, region or None)
+    cells = coverage_grid(snapshot, regions=regions)
+    labels = dict(Region.choices)
+    by_key = {(c.region, c.subject, c.grade_band): c for c in cells}
+    tables = [
+        {
+            "region": r,
+            "label": labels.get(r, r),
+            "configured": r in snapshot.rules,
+            "rows": [
+                {"subject": label, "cells": [by_key[(r, subject, band)] for band in GradeBand.values]}
+                for subject, label in Subject.choices
+            ],
+        }
+        for r in regions
+    ]
+    gaps = coverage_gaps(cells)
+    unconfigured = [labels[r] for r in Region.values if r not in snapshot.rules]
+    return TemplateResponse(
+        request,
+        "admin/policies/coverage.html",
+        _context(
+            request,
+            "Coverage map",
+            form=form,
+            tables=tables,
+            grade_bands=GradeBand.choices,
+            gaps=gaps,
+            cell_count=len(cells),
+            unconfigured=unconfigured if not region else [],
+            level_labels=LEVEL_LABELS,
+            snapshot_version=snapshot.version,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        ),
+    )

@@ -1,0 +1,131 @@
+"""The coverage map: what every (subject, grade band, region) context resolves to, by the engine.
+
+Pure: it takes a `Snapshot` and runs `resolve` for each context, so the map shows exactly what
+`POST /dispatch` would answer (rate limits aside). It also compares two snapshots, which is how
+authoring shows the contexts a change would leave with no compliant provider before it is saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policies.engine import DispatchContext, ProviderSpec, RegionRule, Snapshot, resolve
+from providers.vocabulary import GradeBand, Region, Subject
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageCell:
+    subject: str
+    grade_band: str
+    region: str
+    covered: bool
+    level: str | None
+    policy_id: str | None
+    policy_name: str | None
+    provider_id: str | None
+    provider_slug: str | None
+    provider_name: str | None
+    refusal_code: str
+    refusal_detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def coverage_regions(snapshot: Snapshot, region: str | None = None) -> list[str]:
+    """The regions a map shows: one, or every region that has a routing rule (vocabulary order)."""
+    if region:
+        return [region]
+    return [r for r in Region.values if r in snapshot.rules]
+
+
+def coverage_grid(snapshot: Snapshot, *, regions: Sequence[str]) -> list[CoverageCell]:
+    """One cell per region x subject x grade band, in vocabulary order."""
+    cells: list[CoverageCell] = []
+    for region in regions:
+        for subject in Subject.values:
+            for grade_band in GradeBand.values:
+                decision = resolve(DispatchContext(subject, grade_band, region), snapshot)
+                policy, provider = decision.policy, decision.provider
+                cells.append(
+                    CoverageCell(
+                        subject=subject,
+                        grade_band=grade_band,
+                        region=region,
+                        covered=decision.accepted,
+                        level=decision.level if decision.accepted else None,
+                        policy_id=policy.id if policy and decision.accepted else None,
+                        policy_name=policy.name if policy and decision.accepted else None,
+                        provider_id=provider.id if provider else None,
+                        provider_slug=provider.slug if provider else None,
+                        provider_name=provider.name if provider else None,
+                        refusal_code=decision.refusal_code,
+                        refusal_detail=decision.refusal_detail,
+                    )
+                )
+    return cells
+
+
+def coverage_gaps(cells: Iterable[CoverageCell]) -> list[CoverageCell]:
+    return [cell for cell in cells if not cell.covered]
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageLoss:
+    """A context that resolves today and would have no compliant provider after a change."""
+
+    subject: str
+    grade_band: str
+    region: str
+    provider_slug: str  # what serves it today
+    policy_name: str
+    refusal_detail: str  # why it would be refused
+
+    def __str__(self) -> str:
+        return (
+            f"{self.subject} / {self.grade_band} / {self.region} (today {self.provider_slug} via "
+            f"{self.policy_name!r}; after: {self.refusal_detail})"
+        )
+
+
+def coverage_losses(before: Snapshot, after: Snapshot) -> list[CoverageLoss]:
+    """Contexts covered in `before` that `after` leaves without a compliant provider."""
+    regions = [r for r in Region.values if r in before.rules]
+    after_cells = {(c.subject, c.grade_band, c.region): c for c in coverage_grid(after, regions=regions)}
+    losses: list[CoverageLoss] = []
+    for cell in coverage_grid(before, regions=regions):
+        later = after_cells[(cell.subject, cell.grade_band, cell.region)]
+        if cell.covered and not later.covered:
+            losses.append(
+                CoverageLoss(
+                    subject=cell.subject,
+                    grade_band=cell.grade_band,
+                    region=cell.region,
+                    provider_slug=cell.provider_slug or "",
+                    policy_name=cell.policy_name or "",
+                    refusal_detail=later.refusal_detail,
+                )
+            )
+    return losses
+
+
+def snapshot_with_provider(snapshot: Snapshot, provider: ProviderSpec) -> Snapshot:
+    """A what-if snapshot where `provider` (by id) is replaced or added."""
+    providers = {**snapshot.providers, provider.id: provider}
+    return Snapshot(providers=providers, policies=snapshot.policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
+    """A what-if snapshot where the routing rule of `rule.region` is replaced or added."""
+    rules = {**snapshot.rules, rule.region: rule}
+    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> Snapshot:
+    """A what-if snapshot where the given policies are inactive."""
+    drop = set(policy_ids)
+    policies = tuple(p for p in snapshot.policies if p.id not in drop)
+    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)

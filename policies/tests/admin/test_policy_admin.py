@@ -1,0 +1,137 @@
+"""Policy authoring through the admin: validation messages, one history row with its reason, revert."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from policies.demo import demo_world_load
+from policies.models import DispatchPolicy
+from providers.models import ModelProvider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(client, django_user_model):
+    demo_world_load()
+    client.force_login(django_user_model.objects.get(username="admin"))
+    return client
+
+
+def chain_of(name):
+    return [p.slug for p in DispatchPolicy.objects.get(name=name).chain()]
+
+
+def slug(s):
+    return str(ModelProvider.objects.get(slug=s).pk)
+
+
+def policy_post(name, *, region, primary, fallbacks, reason="new policy", priority=100, policy=None, **extra):
+    data = {
+        "name": name,
+        "subject": "science",
+        "grade_band": "high",
+        "region": region,
+        "priority": priority,
+        "primary_provider": slug(primary),
+        "moderation_threshold": "0.7",
+        "is_active": "on",
+        "change_reason": reason,
+        "fallbacks-TOTAL_FORMS": str(len(fallbacks)),
+        "fallbacks-INITIAL_FORMS": "0",
+        "fallbacks-MIN_NUM_FORMS": "0",
+        "fallbacks-MAX_NUM_FORMS": "1000",
+    }
+    for i, provider in enumerate(fallbacks):
+        data[f"fallbacks-{i}-position"] = str(i + 1)
+        data[f"fallbacks-{i}-provider"] = slug(provider)
+    data.update(extra)
+    return data
+
+
+def test_policy_with_no_provider_compliant_in_its_region_is_refused_with_what_to_fix(admin):
+    url = reverse("admin:policies_dispatchpolicy_add")
+    response = admin.post(url, policy_post("Science EU", region="eu_west", primary="openai-gpt4", fallbacks=["anthropic-claude"]))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "No provider in this chain may serve eu_west" in text
+    assert "local-eu-provider" in text  # the hint names a provider that would do
+    assert not DispatchPolicy.objects.filter(name="Science EU").exists()
+
+
+def test_policy_with_two_fallbacks_is_saved_with_one_history_row_and_its_reason(admin):
+    url = reverse("admin:policies_dispatchpolicy_add")
+    data = policy_post(
+        "Science US", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude", "microsoft-copilot"],
+        reason="Science pilot in Virginia",
+    )
+    response = admin.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy = DispatchPolicy.objects.get(name="Science US")
+    assert [p.slug for p in policy.chain()] == ["openai-gpt4", "anthropic-claude", "microsoft-copilot"]
+    history = list(policy.history.all())
+    assert len(history) == 1
+    assert history[0].history_change_reason == "Science pilot in Virginia"
+    assert history[0].history_user.username == "admin"
+    chain = sorted(history[0].fallback_providers.all(), key=lambda r: r.position)
+    assert [r.provider.slug for r in chain] == ["anthropic-claude", "microsoft-copilot"]
+
+
+def test_change_reason_is_required(admin):
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=[], reason="")
+    response = admin.post(reverse("admin:policies_dispatchpolicy_add"), data)
+    assert response.status_code == 200
+    assert "Say why you are making this change" in response.content.decode()
+
+
+def test_history_diff_and_revert_restore_the_ordered_chain(admin):
+    add = reverse("admin:policies_dispatchpolicy_add")
+    admin.post(add, policy_post("Sci", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"], reason="v1"))
+    policy = DispatchPolicy.objects.get(name="Sci")
+    change = reverse("admin:policies_dispatchpolicy_change", args=[policy.pk])
+    data = policy_post(
+        "Sci", region="us_east", primary="microsoft-copilot", fallbacks=["openai-gpt4", "anthropic-claude"], reason="v2"
+    )
+    response = admin.post(change, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert chain_of("Sci") == ["microsoft-copilot", "openai-gpt4", "anthropic-claude"]
+    v2, v1 = policy.history.order_by("-history_date", "-history_id")
+    history = admin.get(reverse("admin:policies_dispatchpolicy_history", args=[policy.pk])).content.decode()
+    assert "v1" in history and "v2" in history
+    assert "1. openai-gpt4 → 2. anthropic-claude" in history  # the chain, readable, in order
+    compare = admin.get(
+        reverse("admin:policies_dispatchpolicy_history_compare", args=[policy.pk]), {"old": v1.pk, "new": v2.pk}
+    ).content.decode()
+    assert "Microsoft Copilot (microsoft-copilot)" in compare and "1. anthropic-claude" in compare
+    revert_url = reverse("admin:policies_dispatchpolicy_simple_history", args=[policy.pk, v1.pk])
+    page = admin.get(revert_url).content.decode()
+    assert "anthropic-claude" in page  # the chain of that version, shown before reverting
+    form = {
+        "name": "Sci", "subject": "science", "grade_band": "high", "region": "us_east", "priority": "100",
+        "primary_provider": slug("openai-gpt4"), "moderation_threshold": "0.7", "is_active": "on",
+        "change_reason": "back to v1", "_save": "Revert",
+    }
+    response = admin.post(revert_url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert chain_of("Sci") == ["openai-gpt4", "anthropic-claude"]
+    latest = policy.history.order_by("-history_date", "-history_id").first()
+    assert latest.history_change_reason == "back to v1"
+    assert policy.history.count() == 3
+
+
+def test_second_active_policy_with_same_shape_and_priority_is_refused_naming_the_other(admin):
+    data = policy_post("Math again", region="us_east", primary="openai-gpt4", fallbacks=[])
+    data.update(subject="mathematics", grade_band="elementary")
+    response = admin.post(reverse("admin:policies_dispatchpolicy_add"), data)
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Elementary Math - US East" in text and "choose another priority" in text
+
+
+def test_index_is_grouped_and_names_the_product(admin):
+    text = admin.get(reverse("admin:index")).content.decode()
+    assert "Model Dispatch Service administration" in text
+    positions = [text.index(f">{name}<") for name in ("Providers", "Policies", "Regions")]
+    assert positions == sorted(positions)
+    assert "Simulator" in text and "Coverage map" in text
