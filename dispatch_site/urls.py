@@ -9,6 +9,7 @@ urlpatterns = [
     path("dispatch", policy_api.DispatchView.as_view(), name="dispatch"),
     path("providers", policy_api.ProvidersView.as_view(), name="providers"),
     path("policies/validate", policy_api.ValidateView.as_view(), name="policies-validate"),
+    path("coverage", policy_api.CoverageView.as_view(), name="coverage"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),

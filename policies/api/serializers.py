@@ -156,3 +156,31 @@ class ValidateResponseSerializer(serializers.Serializer):
     provider_slug = serializers.CharField(allow_null=True)
     problems = serializers.ListField(child=serializers.CharField())
     explanation = ExplanationSerializer()
+
+
+class CoverageQuerySerializer(StrictSerializer):
+    region = choice_field(Region, required=False)
+
+
+class CoverageCellSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    grade_band = serializers.CharField()
+    region = serializers.CharField()
+    covered = serializers.BooleanField()
+    level = serializers.CharField(allow_null=True)
+    policy_id = serializers.CharField(allow_null=True)
+    policy_name = serializers.CharField(allow_null=True)
+    provider_id = serializers.CharField(allow_null=True)
+    provider_slug = serializers.CharField(allow_null=True)
+    provider_name = serializers.CharField(allow_null=True)
+    refusal_code = serializers.CharField(allow_blank=True)
+    refusal_detail = serializers.CharField(allow_blank=True)
+
+
+class CoverageResponseSerializer(serializers.Serializer):
+    regions = serializers.ListField(child=serializers.CharField())
+    unconfigured_regions = serializers.ListField(child=serializers.CharField())
+    contexts = serializers.IntegerField()
+    gaps = serializers.IntegerField()
+    snapshot_version = serializers.IntegerField()
+    cells = CoverageCellSerializer(many=True)

@@ -11,10 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api import serializers as s
+from policies.coverage import coverage_gaps, coverage_grid, coverage_regions
 from policies.engine import DispatchContext, available_providers, resolve
 from policies.presentation import explanation_dict
 from policies.services import dispatch, request_fingerprint
 from policies.snapshot import current_snapshot
+from providers.vocabulary import Region
 from teachers.services import override_submit
 
 ERRORS = {
@@ -163,5 +165,37 @@ class ValidateView(APIView):
                 "provider_slug": decision.provider.slug if decision.provider else None,
                 "problems": problems,
                 "explanation": explanation_dict(decision),
+            }
+        )
+
+
+class CoverageView(APIView):
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="coverage",
+        summary="Coverage map: what every subject x grade band context resolves to, per region (for monitoring)",
+        description=(
+            "One cell per region x subject x grade band, resolved by the same engine as /dispatch. "
+            "`gaps` counts contexts with no compliant provider. Without `region`, every region that has "
+            "a routing rule; `unconfigured_regions` lists the others (they refuse everything)."
+        ),
+        parameters=[s.CoverageQuerySerializer],
+        responses={200: s.CoverageResponseSerializer, 400: ERRORS[400]},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.CoverageQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        snapshot = current_snapshot()
+        regions = coverage_regions(snapshot, query.validated_data.get("region"))
+        cells = coverage_grid(snapshot, regions=regions)
+        return Response(
+            {
+                "regions": regions,
+                "unconfigured_regions": [r for r in Region.values if r not in snapshot.rules],
+                "contexts": len(cells),
+                "gaps": len(coverage_gaps(cells)),
+                "snapshot_version": snapshot.version,
+                "cells": [cell.as_dict() for cell in cells],
             }
         )

@@ -52,7 +52,9 @@ def policy_post(name, *, region, primary, fallbacks, reason="new policy", priori
 
 def test_policy_with_no_provider_compliant_in_its_region_is_refused_with_what_to_fix(admin):
     url = reverse("admin:policies_dispatchpolicy_add")
-    response = admin.post(url, policy_post("Science EU", region="eu_west", primary="openai-gpt4", fallbacks=["anthropic-claude"]))
+    response = admin.post(
+        url, policy_post("Science EU", region="eu_west", primary="openai-gpt4", fallbacks=["anthropic-claude"])
+    )
     assert response.status_code == 200
     text = response.content.decode()
     assert "No provider in this chain may serve eu_west" in text
@@ -63,7 +65,10 @@ def test_policy_with_no_provider_compliant_in_its_region_is_refused_with_what_to
 def test_policy_with_two_fallbacks_is_saved_with_one_history_row_and_its_reason(admin):
     url = reverse("admin:policies_dispatchpolicy_add")
     data = policy_post(
-        "Science US", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude", "microsoft-copilot"],
+        "Science US",
+        region="us_east",
+        primary="openai-gpt4",
+        fallbacks=["anthropic-claude", "microsoft-copilot"],
         reason="Science pilot in Virginia",
     )
     response = admin.post(url, data)
@@ -87,7 +92,9 @@ def test_change_reason_is_required(admin):
 
 def test_history_diff_and_revert_restore_the_ordered_chain(admin):
     add = reverse("admin:policies_dispatchpolicy_add")
-    admin.post(add, policy_post("Sci", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"], reason="v1"))
+    admin.post(
+        add, policy_post("Sci", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"], reason="v1")
+    )
     policy = DispatchPolicy.objects.get(name="Sci")
     change = reverse("admin:policies_dispatchpolicy_change", args=[policy.pk])
     data = policy_post(
@@ -108,9 +115,16 @@ def test_history_diff_and_revert_restore_the_ordered_chain(admin):
     page = admin.get(revert_url).content.decode()
     assert "anthropic-claude" in page  # the chain of that version, shown before reverting
     form = {
-        "name": "Sci", "subject": "science", "grade_band": "high", "region": "us_east", "priority": "100",
-        "primary_provider": slug("openai-gpt4"), "moderation_threshold": "0.7", "is_active": "on",
-        "change_reason": "back to v1", "_save": "Revert",
+        "name": "Sci",
+        "subject": "science",
+        "grade_band": "high",
+        "region": "us_east",
+        "priority": "100",
+        "primary_provider": slug("openai-gpt4"),
+        "moderation_threshold": "0.7",
+        "is_active": "on",
+        "change_reason": "back to v1",
+        "_save": "Revert",
     }
     response = admin.post(revert_url, form)
     assert response.status_code == 302, response.content.decode()[:3000]
