@@ -253,9 +253,13 @@ def policy_chain(policy: DispatchPolicy) -> list[ModelProvider]:
     return [f.provider for f in policy.fallbacks.select_related("provider").order_by("position")]
 
 
+def _normal(name: str, value: Any) -> Any:
+    return DispatchPolicy._meta.get_field(name.removesuffix("_id")).to_python(value)
+
+
 def _policy_state(policy: DispatchPolicy) -> tuple[Any, ...]:
     stored = DispatchPolicy.objects.filter(pk=policy.pk).values(*_POLICY_FIELDS).first()
-    return tuple(stored[f] for f in _POLICY_FIELDS) if stored else ()
+    return tuple(_normal(f, stored[f]) for f in _POLICY_FIELDS) if stored else ()
 
 
 @transaction.atomic
@@ -281,7 +285,7 @@ def policy_save(
     new_chain = [p.pk for p in fallbacks]
     new_templates = None if templates is None else sorted(str(t.pk) for t in templates)
     if not created:
-        same_fields = _policy_state(policy) == tuple(getattr(policy, f) for f in _POLICY_FIELDS)
+        same_fields = _policy_state(policy) == tuple(_normal(f, getattr(policy, f)) for f in _POLICY_FIELDS)
         same_chain = [p.pk for p in policy_chain(policy)] == new_chain
         same_templates = (
             new_templates is None

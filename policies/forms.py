@@ -86,6 +86,7 @@ class CoverageGuardMixin(forms.Form):
 
 
 class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
+    endpoint_url = forms.URLField(max_length=500, assume_scheme="https")
     hosting_regions = forms.MultipleChoiceField(
         choices=Region.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
