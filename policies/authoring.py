@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from dispatch_site.errors import DispatchError
 from policies.engine import Snapshot, available_providers
@@ -254,7 +254,8 @@ def policy_chain(policy: DispatchPolicy) -> list[ModelProvider]:
 
 
 def _normal(name: str, value: Any) -> Any:
-    return DispatchPolicy._meta.get_field(name.removesuffix("_id")).to_python(value)
+    field = DispatchPolicy._meta.get_field(name.removesuffix("_id"))
+    return field.to_python(value) if isinstance(field, Field) else value
 
 
 def _policy_state(policy: DispatchPolicy) -> tuple[Any, ...]:

@@ -19,10 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def history_rows() -> int:
-    return sum(
-        model.history.count()  # type: ignore[attr-defined]
-        for model in (ModelProvider, DispatchPolicy, RegionalRouting)
-    )
+    return sum(model.history.count() for model in (ModelProvider, DispatchPolicy, RegionalRouting))
 
 
 @pytest.fixture
