@@ -55,12 +55,12 @@ def version_diff(new: Any, old: Any, model: Any) -> list[dict[str, Any]]:
 class AuthoringHistoryAdmin(SimpleHistoryAdmin):
     """History views and the change reason for the authoring admins."""
 
-    history_list_display = ["compare_link"]
+    history_list_display = ["compare"]
 
     def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> Any:
         return ReadableHistoryHelper(self.model, historical_record)
 
-    def compare_link(self, record: Any) -> str:
+    def compare(self, record: Any) -> str:
         opts = self.model._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_history_compare", args=[record.instance.pk])
         return format_html('<a href="{}?old={}">compare with current</a>', url, record.pk)

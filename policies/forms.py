@@ -23,7 +23,7 @@ from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
 from providers.vocabulary import Framework, GradeBand, Region, Subject
 
-LOSS_SHOWN = 30  # contexts listed in a confirmation message; the rest are counted
+LOSS_SHOWN = 6  # contexts listed per region in a confirmation message; the rest are counted
 
 
 def _raise_problems(form: forms.BaseForm, problems: authoring.Problems) -> None:
@@ -63,12 +63,21 @@ class AuthoringForm(forms.ModelForm):
 
 
 def _losses_message(losses: list[CoverageLoss]) -> str:
-    shown = "; ".join(str(loss) for loss in losses[:LOSS_SHOWN])
-    more = f"; and {len(losses) - LOSS_SHOWN} more" if len(losses) > LOSS_SHOWN else ""
+    by_region: dict[str, list[CoverageLoss]] = {}
+    for loss in losses:
+        by_region.setdefault(loss.region, []).append(loss)
+    parts = []
+    for region, items in by_region.items():
+        names = [f"{item.subject}/{item.grade_band}" for item in items]
+        shown = ", ".join(names[:LOSS_SHOWN]) + (
+            f" and {len(names) - LOSS_SHOWN} more" if len(names) > LOSS_SHOWN else ""
+        )
+        today = ", ".join(sorted({item.provider_slug for item in items}))
+        parts.append(f"{region}: {len(items)} ({shown}; served today by {today})")
     return (
-        f"This change leaves {len(losses)} context(s) with no compliant provider: {shown}{more}. "
-        "Requests for them would be refused. Tick “Confirm coverage loss” to save anyway, or change the "
-        "policies or rules first."
+        f"This change leaves {len(losses)} context(s) with no compliant provider. {'; '.join(parts)}. "
+        f"Requests for them would be refused ({losses[0].refusal_detail}). Tick “Confirm coverage loss” to save "
+        "anyway, or change the policies or rules first."
     )
 
 

@@ -103,7 +103,8 @@ def test_deactivating_a_provider_asks_for_confirmation_listing_lost_contexts(adm
     page = response.content.decode()
     assert response.status_code == 200
     assert "This change leaves 48 context(s) with no compliant provider" in page
-    assert "mathematics / elementary / eu_west (today local-eu-provider" in page
+    assert "eu_west: 48 (mathematics/early_childhood, mathematics/elementary" in page
+    assert "served today by local-eu-provider" in page
     provider.refresh_from_db()
     assert provider.is_active
     response = admin.post(url, provider_form(provider, is_active=None, confirm_coverage_loss="on"))
