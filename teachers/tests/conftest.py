@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from policies.demo import demo_world_load
 from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
@@ -29,6 +30,12 @@ def teacher_client(demo) -> Client:
     client = Client()
     assert client.login(username=DEMO_TEACHER_USERNAME, password=DEMO_TEACHER_PASSWORD)
     return client
+
+
+@pytest.fixture
+def api_client(db) -> APIClient:
+    """A client app calling `POST /dispatch` with teacher overrides (the one place API access is set up)."""
+    return APIClient()
 
 
 def form_post(client: Client, **fields: str):

@@ -179,11 +179,31 @@ def test_my_overrides_lists_exactly_the_teachers_own_attempts_newest_first(teach
     bob_log = DispatchLog.objects.get(teacher_id="t-bob")
     assert teacher_client.get(f"/teacher/overrides/{bob_log.pk}/").status_code == 404
     assert bob.get(f"/teacher/overrides/{bob_log.pk}/").status_code == 200
+    refused = DispatchLog.objects.get(teacher_id="demo-teacher", outcome="refused")
+    page = teacher_client.get(f"/teacher/overrides/{refused.pk}/").content.decode()
+    assert "Override refused" in page and "justification_too_short" in page and "nope" in page
 
 
-def test_my_overrides_includes_attempts_apps_made_for_the_teacher(teacher_client):
-    from rest_framework.test import APIClient
+def test_my_overrides_pages_by_25(demo, teacher_client):
+    from policies.engine import DispatchContext
+    from teachers.services import override_submit
 
+    for _ in range(26):
+        override_submit(
+            teacher_id="demo-teacher",
+            context=DispatchContext("mathematics", "elementary", "us_east"),
+            provider_ref="anthropic-claude",
+            justification=GOOD_REASON,
+            request_id=None,
+            client_ref="app-1",
+        )
+    first = teacher_client.get("/teacher/overrides/").content.decode()
+    second = teacher_client.get("/teacher/overrides/?page=2").content.decode()
+    assert first.count("<tr data-outcome") == 25 and second.count("<tr data-outcome") == 1
+    assert "Page 2 of 2" in second and "app-1" in second
+
+
+def test_my_overrides_includes_attempts_apps_made_for_the_teacher(teacher_client, api_client):
     body = {
         "subject": "mathematics",
         "grade_band": "elementary",
@@ -193,7 +213,7 @@ def test_my_overrides_includes_attempts_apps_made_for_the_teacher(teacher_client
         "override_reason": GOOD_REASON,
         "teacher_id": "demo-teacher",
     }
-    assert APIClient().post("/dispatch", body, format="json").status_code == 200
+    assert api_client.post("/dispatch", body, format="json").status_code == 200
     html = teacher_client.get("/teacher/overrides/").content.decode()
     assert "microsoft-copilot" in html and "Served by Microsoft Copilot" in html
 
