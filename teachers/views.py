@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from dispatch_site.errors import DispatchError
+from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
 from teachers.forms import CONTEXT_FIELDS, OverrideForm, context_from
 from teachers.models import TeacherProfile
 from teachers.selectors import (
@@ -88,13 +88,15 @@ def _submit(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
             request_id=data["request_id"],
             client_ref=FORM_CLIENT_REF,
         )
-    except DispatchError as exc:  # the request id was reused with other values, or its provider lapsed
-        form.add_error(None, f"{exc.message} Please submit the form again.")
+    except IdempotencyConflict as exc:  # this page was already submitted, with other values
+        form.add_error(None, "This page was already submitted with other values. Check them and submit again.")
+        return _page(request, teacher, form, source=request.POST, status=exc.status_code)
+    except ReplayNotCompliant as exc:  # this page's earlier decision named a provider that may no longer serve
+        form.add_error(None, f"{exc.message}.")
         return _page(request, teacher, form, source=request.POST, status=exc.status_code)
     if result.status == 200:
-        return redirect(
-            "teachers:override-detail", pk=override_log_id(client_ref=FORM_CLIENT_REF, request_id=result.request_id)
-        )
+        pk = override_log_id(client_ref=FORM_CLIENT_REF, request_id=result.request_id)
+        return redirect("teachers:override-detail", pk=pk) if pk else redirect("teachers:overrides")
     error = result.body["error"]
     form.add_refusal(error["code"], error["message"])
     return _page(request, teacher, form, source=request.POST, status=result.status, refusal=error)

@@ -144,7 +144,7 @@ def test_each_shown_form_carries_a_fresh_request_id_and_a_double_submit_writes_o
     assert first["Location"] == second["Location"]
     assert DispatchLog.objects.count() == 1
     refused = form_post(teacher_client, request_id=rid, justification="short").content.decode()
-    assert "already used with a different request body" in refused
+    assert "already submitted with other values" in refused
     assert f'value="{rid}"' not in refused  # the re-shown form is a new attempt
     assert DispatchLog.objects.count() == 1
 
@@ -229,3 +229,17 @@ def test_a_region_with_no_compliant_provider_says_so(demo, teacher_client):
     assert options(html, "id_provider") == []
     assert 'id="no-providers"' in html
     assert 'id="no-providers"' not in teacher_client.get("/teacher/override/").content.decode()
+
+
+def test_resubmitting_a_page_whose_provider_was_since_blocked_says_so(teacher_client):
+    from policies.models import RegionalRouting
+    from providers.models import ModelProvider
+
+    rid = "0b6d0f7e-8a51-4b7e-9a55-5f0c2f1b7c11"
+    assert form_post(teacher_client, request_id=rid).status_code == 302
+    claude = ModelProvider.objects.get(slug="anthropic-claude")
+    RegionalRouting.objects.get(region="us_east").blocked_providers.add(claude)
+    response = form_post(teacher_client, request_id=rid)
+    assert response.status_code == 409
+    assert "may no longer serve us_east" in response.content.decode()
+    assert DispatchLog.objects.count() == 1
