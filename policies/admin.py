@@ -8,13 +8,16 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from policies import authoring
 from policies.admin_history import AuthoringHistoryAdmin
+from policies.coverage import coverage_losses, snapshot_without_policies
 from policies.engine.types import policy_level
 from policies.forms import DispatchPolicyForm, PolicyFallbackFormSet, RegionalRoutingForm
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
 from policies.presentation import LEVEL_LABELS
+from policies.snapshot import snapshot_build
 from providers.models import ModelProvider
 
 
@@ -42,10 +45,6 @@ class ChainProviderFilter(admin.SimpleListFilter):
             return queryset
         in_chain = queryset.filter(fallbacks__provider__slug=value).values("pk")
         return queryset.filter(primary_provider__slug=value) | queryset.filter(pk__in=in_chain)
-
-
-def _reason(request: HttpRequest, action: str) -> str:
-    return f"{action} from the policy list"
 
 
 @admin.register(DispatchPolicy)
@@ -134,32 +133,86 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
             user=request.user,
         )
 
-    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
-        verb = "Activated" if active else "Deactivated"
+    def _confirmed(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action: str,
+        title: str,
+        intro: str,
+        button: str,
+        losses: Any = (),
+    ) -> str | TemplateResponse:
+        """The change reason once the administrator confirmed, else the confirmation page."""
+        reason = " ".join(request.POST.get("change_reason", "").split())
+        if request.POST.get("confirm") == "yes" and reason:
+            return reason
+        error = "Say why you are making this change; it is kept with the history." if "confirm" in request.POST else ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "intro": intro,
+            "button": button,
+            "action": action,
+            "queryset": queryset,
+            "losses": list(losses),
+            "error": error,
+            "reason": reason,
+        }
+        return TemplateResponse(request, "admin/policies/policy_action_confirm.html", context)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> TemplateResponse | None:
+        verb = "Activate" if active else "Deactivate"
+        losses = []
+        if not active:
+            before = snapshot_build()
+            losses = coverage_losses(before, snapshot_without_policies(before, [str(p.pk) for p in queryset]))
+        reason = self._confirmed(
+            request,
+            queryset,
+            action="activate" if active else "deactivate",
+            title=f"{verb} policies",
+            intro=f"{verb} these policies?" + (" Every rule is checked again; all or nothing." if active else ""),
+            button=f"Yes, {verb.lower()}",
+            losses=losses,
+        )
+        if isinstance(reason, TemplateResponse):
+            return reason
         try:
             count = authoring.policies_set_active(
-                policies=list(queryset), active=active, reason=_reason(request, verb), user=request.user
+                policies=list(queryset), active=active, reason=reason, user=request.user
             )
         except authoring.AuthoringError as error:
             self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
-            return
-        self.message_user(request, f"{verb} {count} policies.", messages.SUCCESS)
+            return None
+        self.message_user(request, f"{verb}d {count} policies.", messages.SUCCESS)
+        return None
 
     @admin.action(description="Activate selected policies (re-checks every rule)")
-    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_active(request, queryset, True)
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._set_active(request, queryset, True)
 
-    @admin.action(description="Deactivate selected policies")
-    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_active(request, queryset, False)
+    @admin.action(description="Deactivate selected policies (shows contexts left uncovered)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._set_active(request, queryset, False)
 
     @admin.action(description="Duplicate selected policies (copies start inactive)")
-    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        copies = [
-            authoring.policy_duplicate(policy=policy, reason=_reason(request, "Duplicated"), user=request.user)
-            for policy in queryset
-        ]
+    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        reason = self._confirmed(
+            request,
+            queryset,
+            action="duplicate",
+            title="Duplicate policies",
+            intro="Make an inactive copy of each of these policies (same chain and templates)?",
+            button="Yes, duplicate",
+        )
+        if isinstance(reason, TemplateResponse):
+            return reason
+        copies = [authoring.policy_duplicate(policy=policy, reason=reason, user=request.user) for policy in queryset]
         self.message_user(request, f"Created {len(copies)} inactive copies; edit and activate them.", messages.SUCCESS)
+        return None
 
 
 @admin.register(RegionalRouting)

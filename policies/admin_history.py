@@ -22,12 +22,14 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 def _text(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, list):  # JSON lists: regions, frameworks
+        return ", ".join(str(item) for item in value) or "(none)"
     return str(value)
 
 
 class ReadableHistoryHelper(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change: ModelChange, value: Any) -> Any:
-        if isinstance(value, list):  # many-to-many rows (dicts of through-table values)
+        if isinstance(value, list) and all(isinstance(row, dict) for row in value):  # many-to-many rows
             rows = value
             if rows and isinstance(rows[0], dict) and "position" in rows[0]:
                 rows = sorted(rows, key=lambda row: row["position"])

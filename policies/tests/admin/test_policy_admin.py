@@ -149,3 +149,38 @@ def test_index_is_grouped_and_names_the_product(admin):
     positions = [text.index(f">{name}<") for name in ("Providers", "Policies", "Regions")]
     assert positions == sorted(positions)
     assert "Simulator" in text and "Coverage map" in text
+
+
+def run_action(admin, action, policies, **extra):
+    data = {"action": action, "_selected_action": [str(p.pk) for p in policies], **extra}
+    return admin.post(reverse("admin:policies_dispatchpolicy_changelist"), data)
+
+
+def test_deactivate_action_shows_lost_contexts_and_asks_for_a_reason(admin):
+    default = DispatchPolicy.objects.get(name="Default policy")
+    page = run_action(admin, "deactivate", [default])
+    text = page.content.decode()
+    assert page.status_code == 200 and "context(s) with no compliant provider" in text
+    assert "science / high / us_east (today openai-gpt4 via &#x27;Default policy&#x27;" in text
+    default.refresh_from_db()
+    assert default.is_active  # nothing yet
+    refused = run_action(admin, "deactivate", [default], confirm="yes", change_reason="")
+    assert "Say why you are making this change" in refused.content.decode()
+    done = run_action(admin, "deactivate", [default], confirm="yes", change_reason="Retire the catch-all")
+    assert done.status_code == 302
+    default.refresh_from_db()
+    assert not default.is_active
+    assert default.history.latest().history_change_reason == "Retire the catch-all"
+
+
+def test_activate_action_refuses_a_clash_and_changes_nothing(admin):
+    math = DispatchPolicy.objects.get(name="Elementary Math - US East")
+    run_action(admin, "duplicate", [math], confirm="yes", change_reason="try a variant")
+    copy = DispatchPolicy.objects.get(name="Copy of Elementary Math - US East")
+    assert not copy.is_active and chain_of(copy.name) == chain_of(math.name)
+    response = run_action(admin, "activate", [copy], confirm="yes", change_reason="go live")
+    assert response.status_code == 302
+    page = admin.get(response["Location"]).content.decode()
+    assert "Nothing changed" in page and "choose another priority" in page
+    copy.refresh_from_db()
+    assert not copy.is_active
