@@ -82,7 +82,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
                 ]
             },
         ),
-        ("This change", {"fields": ["change_reason"]}),
+        ("This change", {"fields": ["change_reason", "confirm_coverage_loss"]}),
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:

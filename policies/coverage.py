@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.engine import DispatchContext, ProviderSpec, RegionRule, Snapshot, resolve
+from policies.engine import DispatchContext, PolicySpec, ProviderSpec, RegionRule, Snapshot, resolve
 from providers.vocabulary import GradeBand, Region, Subject
 
 
@@ -128,4 +128,10 @@ def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> 
     """A what-if snapshot where the given policies are inactive."""
     drop = set(policy_ids)
     policies = tuple(p for p in snapshot.policies if p.id not in drop)
+    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_with_policy(snapshot: Snapshot, policy_id: str, policy: PolicySpec | None) -> Snapshot:
+    """A what-if snapshot where policy `policy_id` is replaced by `policy` (None: inactive or gone)."""
+    policies = tuple(p for p in snapshot.policies if p.id != policy_id) + ((policy,) if policy else ())
     return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)

@@ -16,8 +16,14 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from policies import authoring
-from policies.coverage import CoverageLoss, coverage_losses, snapshot_with_provider, snapshot_with_rule
-from policies.engine import ProviderSpec, RegionRule, Snapshot
+from policies.coverage import (
+    CoverageLoss,
+    coverage_losses,
+    snapshot_with_policy,
+    snapshot_with_provider,
+    snapshot_with_rule,
+)
+from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
@@ -89,7 +95,9 @@ class CoverageGuardMixin(forms.Form):
     )
 
     def coverage_check(self, before: Snapshot, after: Snapshot) -> None:
-        losses = coverage_losses(before, after)
+        self.coverage_check_losses(coverage_losses(before, after))
+
+    def coverage_check_losses(self, losses: list[CoverageLoss]) -> None:
         if losses and not self.cleaned_data.get("confirm_coverage_loss"):
             self.add_error("confirm_coverage_loss", _losses_message(losses))
 
@@ -199,7 +207,7 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
         return data
 
 
-class DispatchPolicyForm(AuthoringForm):
+class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
     """Policy fields; the chain is checked by `PolicyFallbackFormSet` (it sees both).
 
     On the revert page there is no chain formset: the chain kept with that version is shown
@@ -269,6 +277,26 @@ class DispatchPolicyForm(AuthoringForm):
                     primary=primary, fallbacks=self.reverted_chain, region=region, is_active=data["is_active"]
                 ),
             )
+        if self.reverted_chain is not None and primary is not None and not problems and not self.errors:
+            reverted = DispatchPolicy(
+                pk=self.instance.pk,
+                primary_provider=primary,
+                **{
+                    k: data.get(k)
+                    for k in (
+                        "name",
+                        "subject",
+                        "grade_band",
+                        "region",
+                        "moderation_threshold",
+                        "allow_teacher_override",
+                        "priority",
+                        "is_active",
+                    )
+                },
+            )
+            reverted._state.adding = False
+            self.coverage_check_losses(policy_change_losses(reverted, self.reverted_chain))
         if problems:
             self._validate_unique = False  # our messages name the clash; skip the generic constraint text
             _raise_problems(self, {("__all__" if k == "fallback_providers" else k): v for k, v in problems.items()})
@@ -316,6 +344,29 @@ class PolicyFallbackFormSet(BaseInlineFormSet):
         )
         if problems:
             raise ValidationError([message for messages in problems.values() for message in messages])
+        if self.data.get("confirm_coverage_loss") not in ("on", "true", "1") and not policy._state.adding:
+            losses = policy_change_losses(policy, self.ordered_providers())
+            if losses:
+                raise ValidationError(_losses_message(losses))
+
+
+def policy_change_losses(policy: DispatchPolicy, fallbacks: list[ModelProvider]) -> list[CoverageLoss]:
+    """Contexts an edited policy (unsaved values) would leave without a compliant provider."""
+    before = snapshot_build()
+    spec = PolicySpec(
+        id=str(policy.pk),
+        name=policy.name,
+        subject=policy.subject or "",
+        grade_band=policy.grade_band or "",
+        region=policy.region or "",
+        primary_provider_id=str(policy.primary_provider_id),
+        fallback_provider_ids=tuple(str(p.pk) for p in fallbacks),
+        template_ids=(),
+        moderation_threshold=float(policy.moderation_threshold or 0),
+        allow_teacher_override=policy.allow_teacher_override,
+        priority=policy.priority or 0,
+    )
+    return coverage_losses(before, snapshot_with_policy(before, str(policy.pk), spec if policy.is_active else None))
 
 
 class SimulatorForm(forms.Form):

@@ -184,3 +184,27 @@ def test_activate_action_refuses_a_clash_and_changes_nothing(admin):
     assert "Nothing changed" in page and "choose another priority" in page
     copy.refresh_from_db()
     assert not copy.is_active
+
+
+def test_deactivating_a_policy_in_its_form_lists_lost_contexts_until_confirmed(admin):
+    default = DispatchPolicy.objects.get(name="Default policy")
+    url = reverse("admin:policies_dispatchpolicy_change", args=[default.pk])
+    data = policy_post(
+        "Default policy",
+        region="",
+        primary="openai-gpt4",
+        fallbacks=[p.slug for p in default.chain()[1:]],
+        reason="retire",
+        priority=0,
+        subject="",
+        grade_band="",
+    )
+    data.pop("is_active")
+    response = admin.post(url, data)
+    assert response.status_code == 200
+    assert "context(s) with no compliant provider" in response.content.decode()
+    default.refresh_from_db()
+    assert default.is_active
+    assert admin.post(url, {**data, "confirm_coverage_loss": "on"}).status_code == 302
+    default.refresh_from_db()
+    assert not default.is_active
