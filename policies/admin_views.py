@@ -18,6 +18,7 @@ from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_o
 from policies.forms import CoverageForm, SimulatorForm
 from policies.presentation import LEVEL_LABELS, decision_body
 from policies.snapshot import current_snapshot
+from providers.models import PromptTemplate
 from providers.vocabulary import GradeBand, Region, Subject
 
 
@@ -40,7 +41,9 @@ def simulator_view(request: HttpRequest) -> HttpResponse:
             decision = resolve(context, snapshot)
         body = decision_body(decision, snapshot, request_id="simulation")
         body.pop("request_id", None)
+        templates = PromptTemplate.objects.filter(pk__in=body.get("template_ids", [])).order_by("slug")
         result = {
+            "templates": [t.slug for t in templates],
             "decision": decision,
             "body": body,
             "level_label": LEVEL_LABELS.get(decision.level or "", ""),

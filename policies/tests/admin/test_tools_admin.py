@@ -27,6 +27,7 @@ def test_simulator_shows_decision_and_explanation_and_writes_no_log(admin):
     page = admin.get(url, {"subject": "science", "grade_band": "high", "region": "eu_west"}).content.decode()
     assert "Accepted: EU Sovereign LLM (local-eu-provider)" in page
     assert "openai-gpt4 is not in eu_west" in page  # the default policy's primary, passed over with why
+    assert "general-tutor" in page  # the decision's templates, by slug
     refused = admin.get(
         url,
         {

@@ -5,7 +5,7 @@ the chain may serve the policy's region, fixes it, changes it, sees both changes
 reasons in the history, reverts, and checks the result in the simulator and the coverage map.
 Then deactivates a provider, is shown the contexts that would lose their last compliant
 provider, confirms, and sees them highlighted on the coverage map. Screenshots go to artifacts/:
-admin_policy_refused.png, admin_history.png, admin_simulator.png, admin_provider_confirm.png,
+admin_index.png, admin_policy_refused.png, admin_history.png, admin_simulator.png, admin_provider_confirm.png,
 admin_coverage_map.png.
 """
 
@@ -40,6 +40,9 @@ def test_administrator_authors_a_policy_and_checks_it(live_server, page, artifac
     page.fill("#id_password", DEMO_ADMIN_PASSWORD)
     page.locator("input[type=submit]").click()
     assert "Model Dispatch Service administration" in page.content()
+    groups = [g.strip().lower() for g in page.locator("#content-main .module caption").all_inner_texts()]
+    assert groups[:4] == ["providers", "policies", "regions", "audit"]
+    page.screenshot(path=str(artifacts_dir / "admin_index.png"), full_page=True)
 
     # Create: science / high / eu_west, primary + two fallbacks, none compliant in eu_west.
     page.goto(live_server.url + "/admin/policies/dispatchpolicy/add/")
