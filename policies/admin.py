@@ -63,7 +63,15 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
         "is_active",
     ]
     list_filter = ["is_active", "subject", "grade_band", "region", ChainProviderFilter]
-    search_fields = ["name", "subject", "grade_band", "region", "primary_provider__slug", "primary_provider__name"]
+    search_fields = [
+        "name",
+        "subject",
+        "grade_band",
+        "region",
+        "primary_provider__slug",
+        "primary_provider__name",
+        "fallbacks__provider__slug",
+    ]
     list_select_related = ["primary_provider"]
     autocomplete_fields = ["primary_provider", "templates"]
     actions = ["activate", "deactivate", "duplicate"]
@@ -228,7 +236,7 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
         "blocked",
     ]
     list_filter = ["data_residency_required", "encryption_required", "audit_logging_required", "region"]
-    search_fields = ["region", "data_center"]
+    search_fields = ["region", "data_center", "allowed_providers__slug", "blocked_providers__slug"]
     autocomplete_fields = ["allowed_providers", "blocked_providers"]
     fieldsets = [
         (None, {"fields": ["region", "data_center"]}),

@@ -208,3 +208,13 @@ def test_deactivating_a_policy_in_its_form_lists_lost_contexts_until_confirmed(a
     assert admin.post(url, {**data, "confirm_coverage_loss": "on"}).status_code == 302
     default.refresh_from_db()
     assert not default.is_active
+
+
+def test_policy_list_searches_and_filters_by_provider_anywhere_in_the_chain(admin):
+    changelist = reverse("admin:policies_dispatchpolicy_changelist")
+    by_search = admin.get(changelist, {"q": "microsoft-copilot"}).content.decode()
+    assert "Elementary Math - US East" in by_search and "Default policy" not in by_search
+    by_filter = admin.get(changelist, {"provider": "local-eu-provider"}).content.decode()
+    assert "Mathematics - any grade" in by_filter and "Elementary Math - US East" not in by_filter
+    by_region = admin.get(changelist, {"region__exact": "us_east", "is_active__exact": "1"}).content.decode()
+    assert "Elementary Math - US East" in by_region and "Mathematics - any grade" not in by_region
