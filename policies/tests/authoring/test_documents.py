@@ -129,3 +129,50 @@ def test_command_names_every_problem_and_exits_nonzero(demo_document, tmp_path):
     path.write_text(json.dumps(edited))
     with pytest.raises(CommandError, match=r"(?s)Nothing was imported.*policies\[0\]"):
         call_command("import_policies", str(path))
+
+
+SPEC_EXAMPLE = """
+providers:
+  - slug: openai-gpt4
+    name: OpenAI GPT-4
+    endpoint_url: https://api.openai.com/v1/chat/completions
+    hosting_regions: [us_east]
+    compliance_frameworks: [FERPA, COPPA]
+    encryption: true
+    active: true
+    rate_limits: {requests_per_minute: 60, tokens_per_minute: 100000}
+    cost: {per_1k_input_tokens: 0.03, per_1k_output_tokens: 0.06}
+templates:
+  - {slug: math-elementary-basic, name: Elementary math, subject: mathematics,
+     grade_band: elementary, body: "..."}
+regions:
+  - region: eu_west
+    data_center: Ireland
+    data_residency_required: true
+    encryption_required: true
+    audit_logging_required: true
+    allowed_providers: [local-eu-provider]
+    blocked_providers: [us-only-provider]
+    compliance_frameworks: [GDPR, ISO27001]
+policies:
+  - name: Elementary Math - US East
+    subject: mathematics
+    grade_band: elementary
+    region: us_east
+    primary_provider_id: openai-gpt4
+    fallback_provider_ids: [anthropic-claude, microsoft-copilot]
+    template_ids: [math-elementary-basic, math-word-problems]
+    moderation_threshold: 0.8
+    allow_teacher_override: true
+    priority: 100
+"""
+
+
+def test_the_spec_example_document_imports_into_the_demo_world(demo_document):
+    report = document_import(yaml.safe_load(SPEC_EXAMPLE), reason="spec example")
+    assert sorted(report.changes) == [
+        "updated provider openai-gpt4 (compliance_frameworks)",
+        "updated template math-elementary-basic (body)",
+    ]
+    assert "policy Default policy" in report.not_in_document
+    assert document_import(yaml.safe_load(SPEC_EXAMPLE)).changes == []
