@@ -184,6 +184,9 @@ DISPATCH_MAX_BODY_BYTES = int(os.environ.get("DISPATCH_MAX_BODY_BYTES", "16384")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
 # How often (seconds) a worker checks the snapshot version stamp; bounds staleness across workers.
 SNAPSHOT_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_CHECK_INTERVAL", "0.5"))
+# `make bench` only: mounts /bench/baseline (validate + one audit INSERT), the floor dispatch is
+# measured against. Off unless the bench turns it on.
+BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

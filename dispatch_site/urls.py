@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -18,6 +19,11 @@ urlpatterns = [
     path("", include("teachers.urls")),
     path("", views.home, name="home"),
 ]
+
+if settings.BENCH_BASELINE:  # `make bench` only (see bench/baseline.py)
+    from bench.baseline import BaselineView
+
+    urlpatterns.append(path("bench/baseline", BaselineView.as_view(), name="bench-baseline"))
 
 handler404 = "dispatch_site.views.not_found"
 handler500 = "dispatch_site.views.server_error"

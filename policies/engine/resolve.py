@@ -7,6 +7,11 @@
 3. A policy whose chain yields nothing is passed over for the next candidate.
 4. No routing rule for the region, or no compliant provider anywhere: a refusal.
 
+Each context is walked once per snapshot without saturation and the decision kept in
+`snapshot.compiled`; saturation can only change a decision whose provider is saturated (every
+provider before it was non-compliant, which saturation does not change), so only then is the
+context walked again with it.
+
 An override is checked against the decision the same context would get without it: the teacher
 must be known and teach in the region (checked first: who may ask comes before what is asked),
 the policy must allow overrides, the justification must be meaningful, and the provider must be compliant
@@ -39,6 +44,7 @@ from policies.engine.types import (
 )
 
 _NO_SATURATION: frozenset[str] = frozenset()
+_COMPILED_MAX = 100_000  # contexts kept per snapshot; the vocabulary allows a few hundred
 
 
 def resolve(
@@ -52,6 +58,18 @@ def resolve(
     `saturated` names providers currently at their rate limit; they are skipped like
     non-compliant ones, with their own reason.
     """
+    decision = snapshot.compiled.get(context)
+    if decision is None:
+        decision = _walk(context, snapshot, _NO_SATURATION)
+        if len(snapshot.compiled) < _COMPILED_MAX:
+            snapshot.compiled[context] = decision
+    if decision.provider is None or not saturated or decision.provider.id not in saturated:
+        return decision
+    return _walk(context, snapshot, saturated)
+
+
+def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> Decision:
+    """Walk the candidates in order to the first compliant, unsaturated provider."""
     rule = snapshot.rules.get(context.region)
     if rule is None:
         return Decision(
@@ -61,8 +79,9 @@ def resolve(
         )
     table = snapshot.noncompliance[context.region]
     passed: list[PassedOver] = []
-    candidates = snapshot.candidates(context)
-    for level, policy in candidates:
+    candidates = 0
+    for level, policy in snapshot.iter_candidates(context):
+        candidates += 1
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
             why = table.get(provider_id, ("provider_unknown", f"provider {provider_id} does not exist"))
@@ -114,8 +133,7 @@ def resolve(
         region_rule=rule,
         refusal_code=REFUSAL_NO_COMPLIANT_PROVIDER,
         refusal_detail=(
-            f"no provider of the {len(candidates)} matching policies is compliant in {context.region}"
-            f" ({_summary(passed)})"
+            f"no provider of the {candidates} matching policies is compliant in {context.region} ({_summary(passed)})"
         ),
     )
 

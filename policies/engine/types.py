@@ -2,13 +2,14 @@
 
 A `Snapshot` is built once from the database (see `policies.snapshot`) and then shared by every
 request of a worker. It pre-computes, per region, whether each provider is compliant, and
-indexes the active policies by their exact shape, so resolution costs four dictionary lookups
-whatever the number of policies.
+indexes the active policies by their exact shape. Resolution compiles each context once per
+snapshot (the walk down its candidates, with no provider at its rate limit) and keeps the
+result in `compiled`, so a warm resolve is one dictionary lookup whatever the number of policies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 # Resolution levels, most specific first. A policy's level follows from which of its
@@ -167,6 +168,9 @@ class Snapshot:
     by_shape: Mapping[tuple[str, str, str], tuple[PolicySpec, ...]] = field(init=False, repr=False)
     by_slug: Mapping[str, ProviderSpec] = field(init=False, repr=False)
     noncompliance: Mapping[str, Mapping[str, tuple[str, str] | None]] = field(init=False, repr=False)
+    # Per-context decisions without saturation, filled by `resolve` on first sight (a cache: the
+    # snapshot's meaning never changes). Bounded: contexts come from a closed vocabulary.
+    compiled: dict[DispatchContext, Decision] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grouped: dict[tuple[str, str, str], list[PolicySpec]] = {}
@@ -184,6 +188,7 @@ class Snapshot:
         object.__setattr__(self, "by_shape", by_shape)
         object.__setattr__(self, "by_slug", {p.slug: p for p in self.providers.values()})
         object.__setattr__(self, "noncompliance", noncompliance)
+        object.__setattr__(self, "compiled", {})
 
     def provider(self, key: str) -> ProviderSpec | None:
         """A provider by id or slug."""
@@ -191,13 +196,19 @@ class Snapshot:
 
     def candidates(self, context: DispatchContext) -> list[tuple[str, PolicySpec]]:
         """Active policies that match `context`, most specific level first, then by priority."""
+        return list(self.iter_candidates(context))
+
+    def iter_candidates(self, context: DispatchContext) -> Iterator[tuple[str, PolicySpec]]:
+        """Like `candidates`, lazily: resolution usually stops at the first one."""
         shapes = (
             (LEVEL_EXACT, (context.subject, context.grade_band, context.region)),
             (LEVEL_SUBJECT_GRADE, (context.subject, context.grade_band, "")),
             (LEVEL_SUBJECT, (context.subject, "", "")),
             (LEVEL_DEFAULT, ("", "", "")),
         )
-        return [(level, policy) for level, shape in shapes for policy in self.by_shape.get(shape, ())]
+        for level, shape in shapes:
+            for policy in self.by_shape.get(shape, ()):
+                yield level, policy
 
     def why_not(self, provider_id: str, region: str) -> tuple[str, str] | None:
         """Why a provider may not serve a region, from the precomputed table."""

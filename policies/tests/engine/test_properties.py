@@ -164,3 +164,23 @@ def test_available_providers_are_exactly_the_compliant_ones(provs, rls, region):
     rule_ = snapshot.rules.get(region)
     assert {p.id for p in available} == {p.id for p in provs if compliant(p, rule_)}
     assert {u.id for u in unavailable} | {p.id for p in available} == set(PROVIDER_IDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(providers(), policies(), rules(), contexts, st.sets(st.sampled_from(PROVIDER_IDS)))
+def test_a_compiled_context_decides_like_a_fresh_walk_under_any_saturation(provs, pols, rls, context, saturated):
+    """resolve() keeps each context's unsaturated decision in the snapshot; with providers at their
+    rate limit it must still decide exactly like the brute-force reading that skips them."""
+    snapshot = world(provs, pols, rls)
+    warm = resolve(context, snapshot)  # compiles the context
+    assert context in snapshot.compiled and resolve(context, snapshot) is warm
+    decision = resolve(context, snapshot, saturated=saturated)
+    unsaturated = [p for p in provs if p.id not in saturated]
+    expected = reference(context, unsaturated, pols, rls)
+    if expected is None:
+        assert not decision.accepted
+    else:
+        assert decision.policy is not None and decision.provider is not None
+        assert (decision.policy.id, decision.provider.id) == expected
+    fresh = resolve(context, world(provs, pols, rls), saturated=saturated)
+    assert decision == fresh

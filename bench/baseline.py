@@ -1,0 +1,67 @@
+"""The bench's floor: validate the dispatch body with DRF and insert one audit row of the same width.
+
+Mounted at /bench/baseline only when BENCH_BASELINE is on (`bench/run.py` sets it); production
+URLs never include it otherwise. It does no resolution, fingerprint or snapshot work, so
+dispatch's cost above it is what the service adds to an audited write.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.db.models import Avg
+from django.db.models.functions import Length
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from audit.models import DispatchLog, Outcome
+from policies.api.serializers import DispatchRequestSerializer
+from policies.models import DispatchPolicy
+
+BASELINE_FINGERPRINT = "0" * 64
+_reference: dict[str, Any] = {}
+
+
+def _reference_row() -> dict[str, Any]:
+    """Read once per process: a real (policy, provider) pair, so the row has the same foreign keys,
+    and the mean width of the dispatch responses stored so far (the bench warms /dispatch first)."""
+    if not _reference:
+        policy = DispatchPolicy.objects.filter(is_active=True).values("id", "primary_provider_id").first()
+        if policy is None:
+            raise RuntimeError("the bench baseline needs at least one active policy")
+        width = DispatchLog.objects.exclude(fingerprint=BASELINE_FINGERPRINT).aggregate(width=Avg(Length("response")))[
+            "width"
+        ]
+        _reference.update(policy, width=int(width or 900))
+    return _reference
+
+
+class BaselineView(APIView):
+    def post(self, request: Request) -> HttpResponse:
+        body = DispatchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        raw_id = request.query_params.get("request_id")
+        request_id = uuid.UUID(raw_id) if raw_id else uuid.uuid4()
+        reference = _reference_row()
+        text = json.dumps({"request_id": str(request_id), **data}, separators=(",", ":"))
+        response = text[:-1] + ',"pad":"' + "x" * max(0, reference["width"] - len(text) - 9) + '"}'
+        DispatchLog.objects.create(
+            request_id=request_id,
+            created_at=timezone.now(),
+            fingerprint=BASELINE_FINGERPRINT,
+            subject=data["subject"],
+            grade_band=data["grade_band"],
+            region=data["region"],
+            outcome=Outcome.ACCEPTED,
+            status_code=200,
+            level="exact",
+            policy_id=reference["id"],
+            provider_id=reference["primary_provider_id"],
+            response=response,
+        )
+        return HttpResponse(response, content_type="application/json")

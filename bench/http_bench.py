@@ -1,0 +1,240 @@
+"""HTTP figures: gunicorn under production settings on PostgreSQL + Redis, loaded by wrk.
+
+The bench owns a throwaway database (its own name), a Redis database number and key prefix,
+and a free loopback port; `Stack.close()` removes all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS_SERVER = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_create(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def world_load(policies: int) -> dict[str, int]:
+    """Migrate, load the demo world, then bulk-insert `policies` generated policies (Django set up)."""
+    from django.core.management import call_command
+
+    from bench.world import policy_plan
+    from policies.demo import demo_world_load
+    from policies.models import DispatchPolicy, PolicyFallback
+    from policies.snapshot import stamp_bump
+    from providers.models import ModelProvider, PromptTemplate
+
+    call_command("migrate", verbosity=0)
+    demo_world_load()
+    providers = list(ModelProvider.objects.order_by("slug"))
+    templates = list(PromptTemplate.objects.order_by("slug"))
+    plan = policy_plan(policies, providers=len(providers), templates=len(templates))
+    rows = [
+        DispatchPolicy(
+            name=p.name,
+            subject=p.subject,
+            grade_band=p.grade_band,
+            region=p.region,
+            primary_provider=providers[p.chain[0]],
+            priority=p.priority,
+            allow_teacher_override=True,
+        )
+        for p in plan
+    ]
+    DispatchPolicy.objects.bulk_create(rows, batch_size=2000)
+    PolicyFallback.objects.bulk_create(
+        (
+            PolicyFallback(policy=row, provider=providers[i], position=position)
+            for row, p in zip(rows, plan, strict=True)
+            for position, i in enumerate(p.chain[1:], start=1)
+        ),
+        batch_size=5000,
+    )
+    through = DispatchPolicy.templates.through
+    through.objects.bulk_create(
+        (through(dispatchpolicy=row, prompttemplate=templates[p.template]) for row, p in zip(rows, plan, strict=True)),
+        batch_size=5000,
+    )
+    stamp_bump()
+    return {"policies": DispatchPolicy.objects.filter(is_active=True).count(), "providers": len(providers)}
+
+
+@dataclass
+class Stack:
+    """gunicorn (production settings) on the bench database, Redis db REDIS_DB with its own prefix."""
+
+    database: str
+    workers: int
+    log_path: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+        return {
+            **keep,
+            "DJANGO_ENV": "production",
+            "DJANGO_SETTINGS_MODULE": "dispatch_site.settings",
+            "SECRET_KEY": "bench-only-" + os.urandom(24).hex(),
+            "SECURE_SSL_REDIRECT": "false",  # plain http on loopback
+            "DATABASE_URL": f"{PG_SERVER}/{self.database}",
+            "REDIS_URL": f"{REDIS_SERVER}/{REDIS_DB}",
+            "CACHE_KEY_PREFIX": self.database,
+            "BENCH_BASELINE": "1",
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(self.workers),
+            "LOG_LEVEL": "info",
+        }
+
+    def start(self) -> None:
+        self.port = free_port()
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own server
+            [str(gunicorn), "-c", "gunicorn.conf.py", "dispatch_site.wsgi:application"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}); see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def worker_pids(self) -> set[int]:
+        text = self.log_path.read_text()
+        booted = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
+        exited = {int(pid) for pid in re.findall(r"Worker exiting \(pid: (\d+)\)", text)}
+        return booted - exited
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+@dataclass(frozen=True)
+class LoadFigures:
+    endpoint: str
+    connections: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: int
+    bytes_per_request: float
+
+
+def lua_script(path: Path) -> Path:
+    from bench.world import GRADE_BANDS, REGIONS, SUBJECTS
+
+    def lua(values: list[str]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    text = (ROOT / "bench" / "load.lua").read_text()
+    text = text.replace("{SUBJECTS}", "{" + lua(SUBJECTS) + "}")
+    text = text.replace("{GRADES}", "{" + lua(GRADE_BANDS) + "}")
+    text = text.replace("{REGIONS}", "{" + lua(REGIONS) + "}")
+    path.write_text(text)
+    return path
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk_run(stack: Stack, *, endpoint: str, connections: int, seconds: float, script: Path, run_id: int) -> LoadFigures:
+    """One wrk run (2 threads) against `endpoint`; parses throughput, latency percentiles, errors."""
+    env = {**os.environ, "BENCH_PATH": endpoint, "BENCH_RUN": str(run_id)}
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("needs wrk: apt-get install -y wrk")
+    output = subprocess.run(  # noqa: S603
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+            str(script),
+            stack.base + endpoint,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    transferred = re.search(r"requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read", output)
+    total_bytes = float(transferred.group(1)) * _SIZES[transferred.group(2)] if transferred else 0.0
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return LoadFigures(
+        endpoint=endpoint,
+        connections=connections,
+        requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        requests=requests,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        bytes_per_request=total_bytes / requests if requests else 0.0,
+    )

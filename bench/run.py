@@ -1,0 +1,239 @@
+"""`make bench`: engine, HTTP and staleness figures, printed as one table (see README "Performance").
+
+    .venv/bin/python bench/run.py            # full: ~3 minutes
+    .venv/bin/python bench/run.py --quick    # smoke: ~40 seconds, smaller world, shorter loads
+
+Needs PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432), Redis (BENCH_REDIS,
+default redis://127.0.0.1:6379, database BENCH_REDIS_DB=13) and wrk (`apt-get install -y wrk`).
+It creates its own database and removes it, its Redis keys and its server when done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.engine_bench import EngineFigures, engine_measure  # noqa: E402
+from bench.http_bench import (  # noqa: E402
+    PG_SERVER,
+    REDIS_DB,
+    REDIS_SERVER,
+    LoadFigures,
+    Stack,
+    database_create,
+    database_drop,
+    lua_script,
+    world_load,
+    wrk_run,
+)
+from bench.staleness import staleness_measure  # noqa: E402
+
+DISPATCH, BASELINE = "/dispatch", "/bench/baseline"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small world, short loads (a smoke run)")
+    parser.add_argument("--policies", type=int, help="generated policies in the HTTP world (default 10000)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run (default 10)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds of every wrk run (default 2)")
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json", help="also write figures here")
+    args = parser.parse_args()
+    args.policies = args.policies or (1_000 if args.quick else 10_000)
+    args.seconds = args.seconds or (3.0 if args.quick else 10.0)
+    args.rounds = args.rounds or (1 if args.quick else 2)
+    args.sizes = (10, 1_000, 10_000) if args.quick else (10, 1_000, 10_000, 100_000)
+    args.calls = 20_000 if args.quick else 100_000
+    args.changes = 2 if args.quick else 5
+    return args
+
+
+def engine_table(figures: list[EngineFigures]) -> list[str]:
+    lines = [
+        "1. Engine: resolve() and snapshot compile (pure, in-process)",
+        f"   {'policies':>9} {'median µs':>10} {'p99 µs':>8} {'build ms':>9} {'memory MB':>10} {'accepted':>9}",
+    ]
+    for f in figures:
+        lines.append(
+            f"   {f.policies:>9,} {f.resolve_median_us:>10.2f} {f.resolve_p99_us:>8.2f} {f.build_ms:>9.1f}"
+            f" {f.memory_mb:>10.1f} {f.accepted_share:>8.0%}"
+        )
+    first, last = figures[0], figures[-1]
+    ratio = last.resolve_median_us / first.resolve_median_us
+    lines.append(
+        f"   median at {last.policies:,} / at {first.policies:,}: {ratio:.2f}x (target <= 1.5x) "
+        + ("PASS" if ratio <= 1.5 else "FAIL")
+    )
+    return lines
+
+
+def load_aggregate(runs: list[LoadFigures]) -> LoadFigures:
+    return LoadFigures(
+        endpoint=runs[0].endpoint,
+        connections=runs[0].connections,
+        requests_per_s=statistics.mean(r.requests_per_s for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        requests=sum(r.requests for r in runs),
+        non_2xx=sum(r.non_2xx for r in runs),
+        errors=sum(r.errors for r in runs),
+        bytes_per_request=statistics.mean(r.bytes_per_request for r in runs),
+    )
+
+
+def http_table(results: dict[tuple[str, int], LoadFigures], connections: list[int], header: str) -> list[str]:
+    lines = [
+        header,
+        f"   {'endpoint':<16} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'errors':>6}"
+        f" {'bytes/resp':>10}",
+    ]
+    for conns in connections:
+        for endpoint in (BASELINE, DISPATCH):
+            r = results[(endpoint, conns)]
+            lines.append(
+                f"   {endpoint:<16} {conns:>5} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+                f" {r.non_2xx / max(1, r.requests):>8.0%} {r.errors:>6} {r.bytes_per_request:>10.0f}"
+            )
+    for conns in connections:
+        d, b = results[(DISPATCH, conns)], results[(BASELINE, conns)]
+        throughput, p99 = d.requests_per_s / b.requests_per_s, d.p99_ms / b.p99_ms
+        verdict = "PASS" if throughput >= 0.85 and p99 <= 1.5 else "FAIL"
+        lines.append(
+            f"   {conns} connections: dispatch/baseline throughput {throughput:.2f}x (>= 0.85),"
+            f" p99 {p99:.2f}x (<= 1.5) {verdict}"
+        )
+    return lines
+
+
+def django_setup(database: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dispatch_site.settings"
+    os.environ["DATABASE_URL"] = f"{PG_SERVER}/{database}"
+    os.environ["REDIS_URL"] = f"{REDIS_SERVER}/{REDIS_DB}"
+    os.environ["CACHE_KEY_PREFIX"] = database
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DB_POOL"] = "false"  # one plain connection for the bench's own writes
+    import django
+
+    django.setup()
+
+
+def redis_clean(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(f"{REDIS_SERVER}/{REDIS_DB}")
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def snapshot_build_ms() -> tuple[float, int]:
+    from policies.snapshot import snapshot_build
+
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        snapshot = snapshot_build()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), len(snapshot.policies)
+
+
+def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[str, object]) -> None:
+    database = f"mds_bench_{os.getpid()}"
+    connections = [int(c) for c in args.connections.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="mds-bench-"))
+    stack = Stack(database=database, workers=args.workers, log_path=workdir / "gunicorn.log")
+    started = time.monotonic()
+    database_create(database)
+    try:
+        django_setup(database)
+        counts = world_load(args.policies)
+        build_ms, built = snapshot_build_ms()
+        prep = time.monotonic() - started
+        script = lua_script(workdir / "load.lua")
+        stack.start()
+        run_id = int(time.time())
+        for endpoint in (DISPATCH, BASELINE):  # warm every worker: snapshot, pool, code paths
+            wrk_run(stack, endpoint=endpoint, connections=8, seconds=2, script=script, run_id=run_id)
+            run_id += 1
+        runs: dict[tuple[str, int], list[LoadFigures]] = {}
+        for round_no in range(args.rounds):
+            for conns in connections:
+                order = (BASELINE, DISPATCH) if round_no % 2 == 0 else (DISPATCH, BASELINE)
+                for endpoint in order:
+                    run_id += 1
+                    result = wrk_run(
+                        stack, endpoint=endpoint, connections=conns, seconds=args.seconds, script=script, run_id=run_id
+                    )
+                    runs.setdefault((endpoint, conns), []).append(result)
+        results = {key: load_aggregate(value) for key, value in runs.items()}
+        header = (
+            f"2. HTTP: gunicorn {args.workers} sync workers, production settings, PostgreSQL + Redis;"
+            f" demo world + {args.policies:,} generated = {counts['policies']:,} active policies;"
+            f" wrk 2 threads, {args.rounds} x {args.seconds:.0f} s per row, alternating"
+        )
+        out += http_table(results, connections, header)
+        out.append(
+            f"   snapshot build from PostgreSQL at {built:,} policies: {build_ms:.0f} ms (median of 3);"
+            f" world prep {prep:.0f} s"
+        )
+        figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
+        figures["snapshot_build_ms"] = build_ms
+        pids = stack.worker_pids()
+        seconds = staleness_measure(
+            stack.log_path,
+            url=stack.base + "/policies/validate?subject=mathematics&grade_band=elementary&region=us_east",
+            pids=pids,
+            changes=args.changes,
+        )
+        out += [
+            f"3. Staleness: authoring change committed -> all {len(pids)} workers serving it"
+            f" ({len(seconds)} changes, check interval from settings)",
+            f"   median {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms"
+            " (target <= 1000 ms) " + ("PASS" if max(seconds) <= 1.0 else "FAIL"),
+        ]
+        figures["staleness_ms"] = [s * 1000 for s in seconds]
+    finally:
+        stack.stop()
+        from django.db import connections as db_connections
+
+        db_connections.close_all()
+        database_drop(database)
+        redis_clean(database)
+
+
+def main() -> int:
+    args = parse_args()
+    out: list[str] = [
+        f"make bench{' --quick' if args.quick else ''}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    ]
+    figures: dict[str, object] = {}
+    if not args.skip_engine:
+        engine = [engine_measure(size, calls=args.calls) for size in args.sizes]
+        out += engine_table(engine)
+        figures["engine"] = [vars(f) for f in engine]
+        print("\n".join(out), flush=True)
+    printed = len(out)
+    if not args.skip_http:
+        http_and_staleness(args, out, figures)
+    print("\n".join(out[printed:]))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"table": out, **figures}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

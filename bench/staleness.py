@@ -1,0 +1,99 @@
+"""Staleness: from an authoring change's commit to the moment every gunicorn worker has rebuilt.
+
+Each worker logs `snapshot vN built ... (pid P, at T)` when it rebuilds; while background
+clients keep every worker busy, an authoring change is committed at time C and the figure is
+max over workers of (T - C) for the first version >= the new one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILT = re.compile(r"snapshot v(\d+) built .*?\(pid (\d+), at ([\d.]+)\)")
+
+
+def rebuilds(log_path: Path) -> list[tuple[int, int, float]]:
+    """(version, pid, wall time) of every snapshot rebuild logged so far."""
+    return [(int(v), int(p), float(t)) for v, p, t in BUILT.findall(log_path.read_text())]
+
+
+def served_everywhere(log_path: Path, *, version: int, pids: set[int], since: float) -> float | None:
+    """Seconds from `since` until the last of `pids` rebuilt at `version` or later, or None if not yet."""
+    first: dict[int, float] = {}
+    for v, pid, at in rebuilds(log_path):
+        if v >= version and pid in pids and pid not in first:
+            first[pid] = at
+    if set(first) != pids:
+        return None
+    return max(first.values()) - since
+
+
+@dataclass
+class Traffic:
+    """Background GETs from several threads, so every worker keeps serving during the measurement."""
+
+    url: str
+    threads: int = 8
+    stop: threading.Event | None = None
+
+    def __enter__(self) -> Traffic:
+        self.stop = threading.Event()
+        for _ in range(self.threads):
+            threading.Thread(target=self._loop, daemon=True).start()
+        return self
+
+    def _loop(self) -> None:
+        assert self.stop is not None
+        while not self.stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:  # noqa: S310 - loopback
+                    response.read()
+            except OSError:
+                time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.stop is not None
+        self.stop.set()
+
+
+def authoring_change(n: int) -> tuple[int, float]:
+    """Save a policy (the signal bumps the stamp in the same transaction); (new version, commit time)."""
+    from policies.models import DispatchPolicy, SnapshotStamp
+    from providers.models import ModelProvider
+
+    policy = DispatchPolicy(
+        name=f"staleness-{n}",
+        subject="mathematics",
+        grade_band="elementary",
+        region="us_east",
+        primary_provider=ModelProvider.objects.get(slug="openai-gpt4"),
+        priority=900_000 + n,
+    )
+    policy.save()  # autocommit: committed when save() returns
+    committed = time.time()
+    return SnapshotStamp.objects.get(pk=1).version, committed
+
+
+def staleness_measure(log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0) -> list[float]:
+    """Seconds from commit to every worker rebuilt, once per change."""
+    figures = []
+    with Traffic(url):
+        time.sleep(0.5)
+        for n in range(changes):
+            version, committed = authoring_change(n)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                seconds = served_everywhere(log_path, version=version, pids=pids, since=committed)
+                if seconds is not None:
+                    figures.append(seconds)
+                    break
+                time.sleep(0.02)
+            else:
+                raise RuntimeError(f"not every worker rebuilt version {version} within {timeout} s")
+            time.sleep(0.3)
+    return figures
