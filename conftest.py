@@ -16,8 +16,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 @pytest.fixture(autouse=True)
 def _fresh_snapshot():
     from policies.snapshot import snapshot_forget
+    from policies.stamp import stamp_reset
 
     snapshot_forget()
+    stamp_reset()
     yield
     snapshot_forget()
 

@@ -91,6 +91,23 @@ def world_load(policies: int) -> dict[str, int]:
     return {"policies": DispatchPolicy.objects.filter(is_active=True).count(), "providers": len(providers)}
 
 
+def response_width(samples: int = 1000) -> int:
+    """Mean width of the dispatch response (the audit row's widest column) over the load's contexts,
+    decided in-process and rolled back, so the baseline can write rows of the same width."""
+    from django.db import transaction
+
+    from bench.world import contexts
+    from policies.engine import DispatchContext
+    from policies.services import dispatch
+
+    widths = []
+    with transaction.atomic():
+        for context in contexts(samples, seed=3):
+            widths.append(len(dispatch(context=DispatchContext(*context), fingerprint="width").body_json))
+        transaction.set_rollback(True)
+    return round(sum(widths) / len(widths))
+
+
 @dataclass
 class Stack:
     """gunicorn (production settings) on the bench database, Redis db REDIS_DB with its own prefix."""
@@ -98,6 +115,7 @@ class Stack:
     database: str
     workers: int
     log_path: Path
+    baseline_width: int = 1500
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -117,6 +135,7 @@ class Stack:
             "REDIS_URL": f"{REDIS_SERVER}/{REDIS_DB}",
             "CACHE_KEY_PREFIX": self.database,
             "BENCH_BASELINE": "1",
+            "BENCH_BASELINE_WIDTH": str(self.baseline_width),
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(self.workers),
             "LOG_LEVEL": "info",

@@ -32,6 +32,7 @@ from bench.http_bench import (  # noqa: E402
     database_create,
     database_drop,
     lua_script,
+    response_width,
     world_load,
     wrk_run,
 )
@@ -150,6 +151,27 @@ def snapshot_build_ms() -> tuple[float, int]:
     return statistics.median(timings), len(snapshot.policies)
 
 
+def stamp_check_us() -> tuple[float, float]:
+    """Median cost of one stamp check: a PostgreSQL SELECT, and a GET of its Redis mirror."""
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from policies.stamp import STAMP_KEY, stamp_version
+
+    client, key = get_redis_connection("default"), cache.make_key(STAMP_KEY)
+    client.set(key, stamp_version())
+
+    def timed(check: object) -> float:
+        timings = []
+        for _ in range(500):
+            started = time.perf_counter()
+            check()  # type: ignore[operator]
+            timings.append((time.perf_counter() - started) * 1_000_000)
+        return statistics.median(timings)
+
+    return timed(stamp_version), timed(lambda: client.get(key))
+
+
 def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[str, object]) -> None:
     database = f"mds_bench_{os.getpid()}"
     connections = [int(c) for c in args.connections.split(",")]
@@ -161,6 +183,8 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         django_setup(database)
         counts = world_load(args.policies)
         build_ms, built = snapshot_build_ms()
+        stamp_db_us, stamp_redis_us = stamp_check_us()
+        stack.baseline_width = response_width()
         prep = time.monotonic() - started
         script = lua_script(workdir / "load.lua")
         stack.start()
@@ -189,6 +213,12 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             f"   snapshot build from PostgreSQL at {built:,} policies: {build_ms:.0f} ms (median of 3);"
             f" world prep {prep:.0f} s"
         )
+        out.append(f"   baseline rows carry {stack.baseline_width} response bytes: the mean dispatch response width")
+        out.append(
+            f"   stamp check (every SNAPSHOT_CHECK_INTERVAL per worker): PostgreSQL SELECT {stamp_db_us:.0f} µs,"
+            f" Redis GET {stamp_redis_us:.0f} µs (median of 500)"
+        )
+        figures["stamp_check_us"] = {"postgresql": stamp_db_us, "redis": stamp_redis_us}
         figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
         figures["snapshot_build_ms"] = build_ms
         pids = stack.worker_pids()

@@ -3,8 +3,9 @@
 Each worker process holds one snapshot. Every authoring change (any save or delete of a
 provider, template, policy, fallback or routing rule, from admin, import, revert or the shell)
 bumps `SnapshotStamp.version` in the same transaction. A worker re-reads the stamp at most every
-`SNAPSHOT_CHECK_INTERVAL` seconds and rebuilds when it moved, so every worker of every instance
-serves a change within that interval plus one rebuild, and a warm dispatch reads nothing.
+`SNAPSHOT_CHECK_INTERVAL` seconds (from its Redis mirror when configured, see `policies.stamp`)
+and rebuilds when it moved, so every worker of every instance serves a change within that
+interval plus one rebuild, and a warm dispatch reads nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting, SnapshotStamp
+from policies.stamp import stamp_publish, stamp_read, stamp_version
 from providers.models import ModelProvider, PromptTemplate
 
 logger = logging.getLogger("dispatch.snapshot")
@@ -147,18 +149,13 @@ def snapshot_build(*, version: int | None = None) -> Snapshot:
     return Snapshot(providers=providers, policies=policies, rules=rules, version=version)
 
 
-def stamp_version() -> int:
-    version = SnapshotStamp.objects.filter(pk=1).values_list("version", flat=True).first()
-    return int(version or 0)
-
-
 def current_snapshot() -> Snapshot:
     """This worker's snapshot, rebuilt when the stamp moved (checked at most every interval)."""
     now = time.monotonic()
     snapshot: Snapshot | None = _state["snapshot"]
     if snapshot is not None and now - _state["checked_at"] < settings.SNAPSHOT_CHECK_INTERVAL:
         return snapshot
-    version = stamp_version()
+    version = stamp_read()
     with _lock:
         snapshot = _state["snapshot"]
         if snapshot is None or snapshot.version != version:
@@ -193,6 +190,8 @@ def stamp_bump() -> None:
     snapshot_forget()
     # A snapshot built from a transaction that later rolls back must not survive it.
     transaction.on_commit(snapshot_forget)
+    # Other workers learn of it from the Redis mirror (when configured) once it is committed.
+    transaction.on_commit(lambda: stamp_publish(stamp_version()))
 
 
 _AUTHORED = (ModelProvider, PromptTemplate, DispatchPolicy, PolicyFallback, RegionalRouting)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_redis import get_redis_connection
 
 from audit.models import DispatchLog
 from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import dispatch, request_fingerprint
 from policies.snapshot import current_snapshot
+from policies.stamp import STAMP_KEY, stamp_read, stamp_version
 from policies.tests.factories import make_policy, make_provider, make_rule, make_template
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +140,50 @@ def test_snapshot_is_reused_while_the_stamp_is_unchanged(world):
     assert current_snapshot() is first
     world["a"].save()
     assert current_snapshot() is not first
+
+
+def _sql(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"))
+    ]
+
+
+@pytest.fixture
+def redis_stamp(settings):
+    """The stamp mirrored in Redis (CI has Redis; on a laptop without REDIS_URL this skips)."""
+    if not settings.REDIS_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must run this with REDIS_URL set")
+        pytest.skip("needs Redis: set REDIS_URL")
+    settings.SNAPSHOT_STAMP_IN_REDIS = True
+    settings.SNAPSHOT_DB_CHECK_INTERVAL = 60
+    cache.delete(STAMP_KEY)
+    yield
+    cache.delete(STAMP_KEY)
+
+
+def test_warm_dispatch_with_the_stamp_in_redis_is_the_insert_alone_even_at_each_check(world, redis_stamp):
+    run()  # warm: builds the snapshot, reads PostgreSQL once and mirrors the stamp
+    for _ in range(3):  # SNAPSHOT_CHECK_INTERVAL is 0 in tests: every dispatch checks the stamp
+        with CaptureQueriesContext(connection) as queries:
+            run()
+        statements = _sql(queries)
+        assert len(statements) == 1 and statements[0].upper().startswith("INSERT INTO"), statements
+
+
+def test_an_authoring_change_reaches_the_redis_mirror_on_commit(world, redis_stamp, django_capture_on_commit_callbacks):
+    first = current_snapshot()
+    with django_capture_on_commit_callbacks(execute=True):
+        world["b"].save()
+    assert current_snapshot() is not first
+    assert int(get_redis_connection("default").get(cache.make_key(STAMP_KEY))) == stamp_version()
+
+
+def test_a_mirror_that_disagrees_with_postgresql_is_corrected_at_the_backstop_check(world, redis_stamp, settings):
+    snapshot = current_snapshot()
+    get_redis_connection("default").set(cache.make_key(STAMP_KEY), snapshot.version + 1000)  # a bogus mirror
+    settings.SNAPSHOT_DB_CHECK_INTERVAL = 0
+    assert stamp_read() == stamp_version()
+    assert int(get_redis_connection("default").get(cache.make_key(STAMP_KEY))) == stamp_version()

@@ -1,0 +1,99 @@
+"""Two gunicorn workers, a real authoring change from another process: every worker serves it
+within 1 s (each worker logs its rebuilds; the bench prints the same figure under load)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench.staleness import Traffic, served_everywhere
+from dispatch_site.tests.test_start_script import free_port, wait_ready
+
+ROOT = Path(__file__).resolve().parents[3]
+CONTEXT = "subject=mathematics&grade_band=elementary&region=us_east"
+CHANGE = """
+import time
+from policies.models import DispatchPolicy, SnapshotStamp
+from providers.models import ModelProvider
+policy = DispatchPolicy.objects.create(
+    name="Staleness probe", subject="mathematics", grade_band="elementary", region="us_east",
+    primary_provider=ModelProvider.objects.get(slug="anthropic-claude"), priority=999_999)
+print(SnapshotStamp.objects.get(pk=1).version, time.time(), policy.pk)
+"""
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.slow
+def test_an_authoring_change_is_served_by_every_worker_within_a_second(tmp_path):
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}},
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "staleness-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'staleness.sqlite3'}",
+        "CACHE_KEY_PREFIX": f"staleness{os.getpid()}",  # Redis (CI): the mirrored stamp, own keys
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "SNAPSHOT_CHECK_INTERVAL": "0.5",
+        "LOG_LEVEL": "info",
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
+    log_path = tmp_path / "gunicorn.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(  # noqa: S603
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "dispatch_site.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/readyz", process)
+        url = f"{base}/policies/validate?{CONTEXT}"
+        with Traffic(url, threads=6):
+            deadline = time.monotonic() + 20
+            while (
+                len(workers := _workers(log_path)) < 2
+                or served_everywhere(log_path, version=0, pids=workers, since=0) is None
+            ):
+                assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+                time.sleep(0.1)
+            version, committed, policy_id = manage(env, "shell", "-c", CHANGE).strip().splitlines()[-1].split()
+            deadline = time.monotonic() + 10
+            while (
+                seconds := served_everywhere(log_path, version=int(version), pids=workers, since=float(committed))
+            ) is None:
+                assert time.monotonic() < deadline, "not every worker rebuilt: " + log_path.read_text()[-2000:]
+                time.sleep(0.05)
+        assert 0 <= seconds <= 1.0, f"the last worker served the change after {seconds:.2f} s"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            assert json.loads(response.read())["policy_id"] == policy_id
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        log.close()
+
+
+def _workers(log_path: Path) -> set[int]:
+    import re
+
+    return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())}
