@@ -48,7 +48,6 @@ def test_an_authoring_change_is_served_by_every_worker_within_a_second(tmp_path)
         "CACHE_KEY_PREFIX": f"staleness{os.getpid()}",  # Redis (CI): the mirrored stamp, own keys
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
-        "SNAPSHOT_CHECK_INTERVAL": "0.5",
         "LOG_LEVEL": "info",
         "GUNICORN_ACCESS_LOG": "",
     }
