@@ -16,10 +16,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 @pytest.fixture(autouse=True)
 def _fresh_snapshot():
     from policies.snapshot import snapshot_forget
+    from policies.snapshot_share import share_reset
     from policies.stamp import stamp_reset
 
     snapshot_forget()
     stamp_reset()
+    share_reset()
     yield
     snapshot_forget()
 

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUILT = re.compile(r"snapshot v(\d+) built .*?\(pid (\d+), at ([\d.]+)\)")
+SOURCE = re.compile(r"snapshot v\d+ built in ([\d.]+) ms: \d+ policies from (\w+)")
+
+
+def build_times(log_path: Path) -> dict[str, list[float]]:
+    """Wall milliseconds of each logged rebuild, by source (database: built here; redis: loaded)."""
+    out: dict[str, list[float]] = {}
+    for ms, source in SOURCE.findall(log_path.read_text()):
+        out.setdefault(source, []).append(float(ms))
+    return out
 
 
 def rebuilds(log_path: Path) -> list[tuple[int, int, float]]:

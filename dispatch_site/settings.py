@@ -188,6 +188,8 @@ SNAPSHOT_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_CHECK_INTERVAL", "0.25"
 # truth, only every SNAPSHOT_DB_CHECK_INTERVAL seconds; without Redis it reads PostgreSQL.
 SNAPSHOT_STAMP_IN_REDIS = bool(REDIS_URL) and env_bool("SNAPSHOT_STAMP_IN_REDIS", True)
 SNAPSHOT_DB_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_DB_CHECK_INTERVAL", "5"))
+# With Redis, one worker builds each new snapshot version and the others load its rows from Redis.
+SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", True)
 # `make bench` only: mounts /bench/baseline (validate + one audit INSERT), the floor dispatch is
 # measured against. Off unless the bench turns it on.
 BENCH_BASELINE = env_bool("BENCH_BASELINE", False)

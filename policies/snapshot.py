@@ -17,32 +17,39 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, FloatField, Prefetch, TextField
 from django.db.models.functions import Cast
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
 
 from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting, SnapshotStamp
+from policies.snapshot_share import SHARE_RETRY_SECONDS, share_claim, share_get, share_put, stamp_token
 from policies.stamp import stamp_publish, stamp_read, stamp_version
 from providers.models import ModelProvider, PromptTemplate
 
 logger = logging.getLogger("dispatch.snapshot")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"snapshot": None, "checked_at": 0.0}
+_state: dict[str, Any] = {"snapshot": None, "next_check": 0.0}
 
 
 def snapshot_build(*, version: int | None = None) -> Snapshot:
-    """Read the authored world into a Snapshot (active policies only).
-
-    Flat `values_list` queries with ids cast to text in SQL, no model instances: every worker
-    rebuilds on every authoring change, and at 10,000 policies instantiating models, prefetching
-    and making UUID objects took most of a second (bench/run.py prints the build time).
-    """
+    """Read the authored world into a Snapshot (active policies only)."""
     if version is None:
         version = stamp_version()
+    return snapshot_from_rows(snapshot_rows(), version=version)
+
+
+def snapshot_rows() -> dict[str, list[Any]]:
+    """The authored world as plain JSON-able rows (what `snapshot_from_rows` compiles).
+
+    Flat `values_list` queries with ids cast to text in SQL, no model instances: every rebuild
+    at 10,000 policies spent most of a second instantiating models, prefetching and making UUID
+    objects (bench/run.py prints the build time).
+    """
     provider_columns = (
-        "id",
+        _text("id"),
         "slug",
         "name",
         "endpoint_url",
@@ -53,40 +60,16 @@ def snapshot_build(*, version: int | None = None) -> Snapshot:
         "is_active",
         "requests_per_minute",
         "tokens_per_minute",
-        "cost_per_1k_input_tokens",
-        "cost_per_1k_output_tokens",
+        Cast("cost_per_1k_input_tokens", FloatField()),
+        Cast("cost_per_1k_output_tokens", FloatField()),
     )
-    providers = {
-        str(pid): ProviderSpec(
-            id=str(pid),
-            slug=slug,
-            name=name,
-            endpoint_url=endpoint_url,
-            hosting_regions=frozenset(hosting_regions or ()),
-            compliance_frameworks=frozenset(frameworks or ()),
-            encrypts=in_transit and at_rest,
-            active=active,
-            requests_per_minute=rpm,
-            tokens_per_minute=tpm,
-            cost_per_1k_input=float(cost_in),
-            cost_per_1k_output=float(cost_out),
+    providers = [
+        [_uuid_text(pid), slug, name, url, list(regions or ()), list(frameworks or ()), in_transit and at_rest,
+         active, rpm, tpm, cost_in, cost_out]
+        for pid, slug, name, url, regions, frameworks, in_transit, at_rest, active, rpm, tpm, cost_in, cost_out in (
+            ModelProvider.objects.order_by().values_list(*provider_columns)
         )
-        for (
-            pid,
-            slug,
-            name,
-            endpoint_url,
-            hosting_regions,
-            frameworks,
-            in_transit,
-            at_rest,
-            active,
-            rpm,
-            tpm,
-            cost_in,
-            cost_out,
-        ) in ModelProvider.objects.values_list(*provider_columns)
-    }
+    ]  # fmt: skip
     fallbacks: dict[str, list[str]] = {}
     for policy_id, provider_id in (
         PolicyFallback.objects.filter(policy__is_active=True)
@@ -102,51 +85,83 @@ def snapshot_build(*, version: int | None = None) -> Snapshot:
         .values_list(_text("dispatchpolicy_id"), _text("prompttemplate_id"))
     ):
         templates.setdefault(policy_id, []).append(_uuid_text(template_id))
-    policies = tuple(
-        PolicySpec(
-            id=_uuid_text(pid),
-            name=name,
-            subject=subject,
-            grade_band=grade_band,
-            region=region,
-            primary_provider_id=_uuid_text(primary_id),
-            fallback_provider_ids=tuple(fallbacks.get(pid, ())),
-            template_ids=tuple(templates.get(pid, ())),
-            moderation_threshold=float(threshold),
-            allow_teacher_override=allow_override,
-            priority=priority,
-        )
-        for pid, name, subject, grade_band, region, primary_id, threshold, allow_override, priority in (
-            DispatchPolicy.objects.filter(is_active=True)
-            .order_by()
-            .values_list(
-                _text("id"),
-                "name",
-                "subject",
-                "grade_band",
-                "region",
-                _text("primary_provider_id"),
-                Cast("moderation_threshold", FloatField()),
-                "allow_teacher_override",
-                "priority",
-            )
-        )
+    policy_columns = (
+        _text("id"),
+        "name",
+        "subject",
+        "grade_band",
+        "region",
+        _text("primary_provider_id"),
+        Cast("moderation_threshold", FloatField()),
+        "allow_teacher_override",
+        "priority",
     )
-    rules = {
-        r.region: RegionRule(
-            region=r.region,
-            data_center=r.data_center,
-            data_residency_required=r.data_residency_required,
-            encryption_required=r.encryption_required,
-            audit_logging_required=r.audit_logging_required,
-            allowed_providers=frozenset(str(p.pk) for p in r.allowed_providers.all()),
-            blocked_providers=frozenset(str(p.pk) for p in r.blocked_providers.all()),
-            compliance_frameworks=frozenset(r.compliance_frameworks or ()),
+    policies = [
+        [_uuid_text(pid), name, subject, grade_band, region, _uuid_text(primary), fallbacks.get(pid, []),
+         templates.get(pid, []), threshold, allow_override, priority]
+        for pid, name, subject, grade_band, region, primary, threshold, allow_override, priority in (
+            DispatchPolicy.objects.filter(is_active=True).order_by().values_list(*policy_columns)
         )
+    ]  # fmt: skip
+    rules = [
+        [r.region, r.data_center, r.data_residency_required, r.encryption_required, r.audit_logging_required,
+         [str(p.pk) for p in r.allowed_providers.all()], [str(p.pk) for p in r.blocked_providers.all()],
+         list(r.compliance_frameworks or ())]
         for r in RegionalRouting.objects.prefetch_related(
             Prefetch("allowed_providers", queryset=ModelProvider.objects.only("id")),
             Prefetch("blocked_providers", queryset=ModelProvider.objects.only("id")),
         )
+    ]  # fmt: skip
+    return {"providers": providers, "policies": policies, "rules": rules}
+
+
+def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int) -> Snapshot:
+    """Compile `snapshot_rows()` output (fresh, or shared by another worker through Redis)."""
+    providers = {
+        p[0]: ProviderSpec(
+            id=p[0],
+            slug=p[1],
+            name=p[2],
+            endpoint_url=p[3],
+            hosting_regions=frozenset(p[4]),
+            compliance_frameworks=frozenset(p[5]),
+            encrypts=bool(p[6]),
+            active=bool(p[7]),
+            requests_per_minute=p[8],
+            tokens_per_minute=p[9],
+            cost_per_1k_input=float(p[10]),
+            cost_per_1k_output=float(p[11]),
+        )
+        for p in rows["providers"]
+    }
+    policies = tuple(
+        PolicySpec(
+            id=p[0],
+            name=p[1],
+            subject=p[2],
+            grade_band=p[3],
+            region=p[4],
+            primary_provider_id=p[5],
+            fallback_provider_ids=tuple(p[6]),
+            template_ids=tuple(p[7]),
+            moderation_threshold=float(p[8]),
+            allow_teacher_override=bool(p[9]),
+            priority=p[10],
+        )
+        for p in rows["policies"]
+    )
+    rules = {
+        r[0]: RegionRule(
+            region=r[0],
+            data_center=r[1],
+            data_residency_required=bool(r[2]),
+            encryption_required=bool(r[3]),
+            audit_logging_required=bool(r[4]),
+            allowed_providers=frozenset(r[5]),
+            blocked_providers=frozenset(r[6]),
+            compliance_frameworks=frozenset(r[7]),
+        )
+        for r in rows["rules"]
     }
     return Snapshot(providers=providers, policies=policies, rules=rules, version=version)
 
@@ -155,33 +170,56 @@ def current_snapshot() -> Snapshot:
     """This worker's snapshot, rebuilt when the stamp moved (checked at most every interval)."""
     now = time.monotonic()
     snapshot: Snapshot | None = _state["snapshot"]
-    if snapshot is not None and now - _state["checked_at"] < settings.SNAPSHOT_CHECK_INTERVAL:
+    if snapshot is not None and now < _state["next_check"]:
         return snapshot
     version = stamp_read()
     with _lock:
         snapshot = _state["snapshot"]
         if snapshot is None or snapshot.version != version:
             started = time.perf_counter()
-            snapshot = snapshot_build(version=version)
+            loaded = _snapshot_load(version, stale=snapshot)
+            if loaded is None:  # another worker is building this version: serve ours a moment longer
+                _state["next_check"] = now + SHARE_RETRY_SECONDS
+                assert snapshot is not None
+                return snapshot
+            snapshot, source = loaded
             _state["snapshot"] = snapshot
             # The bench and the staleness test read this line: keep its shape.
             logger.info(
-                "snapshot v%d built in %.1f ms: %d policies (pid %d, at %.6f)",
-                version,
+                "snapshot v%d built in %.1f ms: %d policies from %s (pid %d, at %.6f)",
+                snapshot.version,
                 (time.perf_counter() - started) * 1000,
                 len(snapshot.policies),
+                source,
                 os.getpid(),
                 time.time(),
             )
-        _state["checked_at"] = now
+        _state["next_check"] = now + settings.SNAPSHOT_CHECK_INTERVAL
     return snapshot
+
+
+def _snapshot_load(version: int, *, stale: Snapshot | None) -> tuple[Snapshot, str] | None:
+    """The snapshot at `version`: shared rows from Redis when another worker built them, else
+    built here (and shared). None when another worker is building it and `stale` can serve."""
+    if not settings.SNAPSHOT_SHARE_BUILDS or connection.in_atomic_block:
+        # Inside a transaction the rows may be uncommitted: build them here, share nothing.
+        return snapshot_build(version=version), "database"
+    version, key = stamp_token()
+    rows = share_get(key)
+    if rows is not None:
+        return snapshot_from_rows(rows, version=version), "redis"
+    if share_claim(key) or stale is None:
+        rows = snapshot_rows()
+        share_put(key, rows)
+        return snapshot_from_rows(rows, version=version), "database"
+    return None
 
 
 def snapshot_forget() -> None:
     """Drop this worker's snapshot; the next dispatch rebuilds it."""
     with _lock:
         _state["snapshot"] = None
-        _state["checked_at"] = 0.0
+        _state["next_check"] = 0.0
 
 
 def _text(column: str) -> Cast:
@@ -197,7 +235,7 @@ def _uuid_text(value: str) -> str:
 
 def stamp_bump() -> None:
     """Move the version stamp (in the caller's transaction) and forget this worker's snapshot."""
-    updated = SnapshotStamp.objects.filter(pk=1).update(version=F("version") + 1)
+    updated = SnapshotStamp.objects.filter(pk=1).update(version=F("version") + 1, changed_at=timezone.now())
     if not updated:
         SnapshotStamp.objects.get_or_create(pk=1, defaults={"version": 1})
     snapshot_forget()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -15,7 +16,8 @@ from audit.models import DispatchLog
 from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import dispatch, request_fingerprint
-from policies.snapshot import current_snapshot
+from policies.snapshot import _state, current_snapshot, snapshot_forget, snapshot_rows
+from policies.snapshot_share import SHARE_RETRY_SECONDS, share_claim, share_put, stamp_token
 from policies.stamp import STAMP_KEY, stamp_read, stamp_version
 from policies.tests.factories import make_policy, make_provider, make_rule, make_template
 
@@ -187,3 +189,32 @@ def test_a_mirror_that_disagrees_with_postgresql_is_corrected_at_the_backstop_ch
     settings.SNAPSHOT_DB_CHECK_INTERVAL = 0
     assert stamp_read() == stamp_version()
     assert int(get_redis_connection("default").get(cache.make_key(STAMP_KEY))) == stamp_version()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_built_by_one_worker_is_loaded_by_the_others_from_redis(world, redis_stamp, settings):
+    """Committed state, two 'workers' in turn (this process, forgetting its snapshot in between)."""
+    settings.SNAPSHOT_SHARE_BUILDS = True
+    world["a"].save()  # a fresh version nobody has built
+    built = current_snapshot()
+    snapshot_forget()  # the second worker: no snapshot yet, same version
+    with CaptureQueriesContext(connection) as queries:
+        loaded = current_snapshot()
+    assert not any("dispatch_policies" in sql for sql in _sql(queries)), _sql(queries)
+    assert loaded is not built and loaded.version == built.version
+    assert loaded.policies == built.policies and loaded.providers == built.providers and loaded.rules == built.rules
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_another_worker_builds_a_version_a_worker_serves_its_previous_snapshot(world, redis_stamp, settings):
+    settings.SNAPSHOT_SHARE_BUILDS = True
+    before = current_snapshot()
+    world["b"].save()
+    version, key = stamp_token()
+    assert share_claim(key)  # another worker claimed this version and is building it
+    snapshot_forget()
+    _state["snapshot"] = before  # this worker still holds the previous version
+    assert current_snapshot() is before  # not blocked, not building a second time
+    share_put(key, snapshot_rows())  # the other worker finished
+    time.sleep(SHARE_RETRY_SECONDS)
+    assert current_snapshot().version == version
