@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -37,6 +38,12 @@ def _reference_row() -> dict[str, Any]:
 
 
 class BaselineView(APIView):
+    # The floor is parsing, validation and the INSERT: no authentication, permission or throttle,
+    # whatever the project's DRF defaults say (what those cost is part of dispatch's measured cost).
+    authentication_classes: tuple[type, ...] = ()
+    permission_classes = (AllowAny,)
+    throttle_classes: tuple[type, ...] = ()
+
     def post(self, request: Request) -> HttpResponse:
         body = DispatchRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
