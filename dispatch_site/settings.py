@@ -218,3 +218,13 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Audit trail (README "Audit and analytics"). AUDIT_HMAC_KEY signs every audit row and checkpoint;
+# unset, it is derived from SECRET_KEY (so rotating SECRET_KEY would then invalidate old rows).
+AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
+# Rows younger than this (seconds) are not yet sealed into checkpoints or folded into rollups,
+# so a transaction still committing an older id is never skipped.
+AUDIT_SETTLE_SECONDS = float(os.environ.get("AUDIT_SETTLE_SECONDS", "10"))
+AUDIT_CHECKPOINT_ROWS = int(os.environ.get("AUDIT_CHECKPOINT_ROWS", "1000"))
+# Optional bearer token for GET /metrics (Prometheus); unset, /metrics is open (keep it internal).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

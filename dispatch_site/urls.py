@@ -3,11 +3,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit import views as audit_views
+from audit.api import views as audit_api
 from dispatch_site import health, views
 from policies.api import views as policy_api
 
 urlpatterns = [
     path("dispatch", policy_api.DispatchView.as_view(), name="dispatch"),
+    path("dispatch/<str:request_id>/outcome", audit_api.OutcomeView.as_view(), name="dispatch-outcome"),
+    path("analytics", audit_api.AnalyticsView.as_view(), name="analytics"),
+    path("metrics", audit_views.metrics, name="metrics"),
+    path("admin/audit/dashboard/", audit_views.dashboard, name="audit-dashboard"),
     path("providers", policy_api.ProvidersView.as_view(), name="providers"),
     path("policies/validate", policy_api.ValidateView.as_view(), name="policies-validate"),
     path("coverage", policy_api.CoverageView.as_view(), name="coverage"),

@@ -20,6 +20,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from audit.instruments import dispatch_observe
+from audit.integrity import row_digest
 from audit.models import DispatchLog, Outcome
 from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import Decision, DispatchContext, OverrideRequest, resolve, resolve_override
@@ -95,7 +97,9 @@ def dispatch(
     )
     # One statement in autocommit is its own transaction: wrapping it in atomic() cost a BEGIN
     # and a COMMIT round trip each (measured: bench/run.py). Inside a caller's transaction it joins it.
-    if dispatch_log_insert(log=log):
+    inserted = dispatch_log_insert(log=log)
+    dispatch_observe(log=log, replayed=not inserted)
+    if inserted:
         return DispatchResult(str(request_id), status, body_json, replayed=False, decision=decision)
     return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint)
 
@@ -126,7 +130,9 @@ def dispatch_log_insert(*, log: DispatchLog) -> bool:
     """Insert `log` unless (client_ref, request_id) exists; True when this call wrote it.
 
     One statement on both PostgreSQL and SQLite (3.35+): INSERT ... ON CONFLICT DO NOTHING RETURNING.
+    The row's HMAC digest (tamper evidence) is computed here, in Python, and goes in the same INSERT.
     """
+    log.digest = row_digest(log)
     meta = DispatchLog._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name

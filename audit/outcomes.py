@@ -1,0 +1,199 @@
+"""outcome_report(): record how the LLM call of one dispatch went, once, and roll it up atomically.
+
+Rules that must stay true:
+- One outcome per dispatch: `dispatch_outcomes` is keyed by the audit row's id and written with
+  INSERT ... ON CONFLICT DO NOTHING RETURNING. A replay with the same body returns the stored
+  outcome; another body is 409 `outcome_already_reported`. Refused dispatches have no LLM call:
+  409 `dispatch_refused`.
+- The rollups (`model_metrics` per hour, `model_metrics_daily` per day) are only added to, with
+  INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x, in the same transaction as the
+  outcome row, so concurrent reports for one bucket add up exactly and a report is counted once.
+- Buckets are the dispatch's time (not the report's), so outcomes line up with dispatch counts.
+- Cost uses the provider's prices when the outcome is reported (stored with the outcome).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+from rest_framework import status
+
+from audit.instruments import outcome_observe
+from audit.models import (
+    LATENCY_BOUNDS_MS,
+    DispatchLog,
+    DispatchOutcome,
+    ModelMetric,
+    ModelMetricDaily,
+    Outcome,
+    latency_bucket_column,
+)
+from dispatch_site.errors import DispatchError
+from providers.models import ModelProvider
+
+
+class DispatchNotFound(DispatchError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "dispatch_not_found"
+
+
+class DispatchRefused(DispatchError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "dispatch_refused"
+
+
+class OutcomeAlreadyReported(DispatchError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "outcome_already_reported"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReport:
+    success: bool
+    latency_ms: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeResult:
+    outcome: DispatchOutcome
+    request_id: str
+    created: bool
+
+
+MICRO = Decimal("0.000001")
+
+
+def outcome_cost(provider: ModelProvider, report: OutcomeReport) -> Decimal:
+    cost = (
+        Decimal(report.input_tokens) * provider.cost_per_1k_input_tokens
+        + Decimal(report.output_tokens) * provider.cost_per_1k_output_tokens
+    ) / 1000
+    return cost.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def latency_bucket(latency_ms: int) -> int:
+    return next(bound for bound in LATENCY_BOUNDS_MS if latency_ms <= bound)
+
+
+def _insert_ignoring_conflict(instance: models.Model, conflict: str) -> bool:
+    meta = instance._meta
+    fields = list(meta.concrete_fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote(conflict)}) DO NOTHING RETURNING {quote(conflict)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone() is not None
+
+
+def _metric_add(model: type[models.Model], keys: dict[str, Any], counts: dict[str, Any]) -> None:
+    """INSERT the bucket or add `counts` to it, atomically (one statement)."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    key_fields: list[Any] = [meta.get_field(name) for name in keys]
+    columns = [str(f.column) for f in key_fields] + list(counts)
+    values = [f.get_db_prep_save(keys[f.name], connection) for f in key_fields]
+    values += list(counts.values())
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}" for c in counts)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(str(f.column)) for f in key_fields)}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+
+
+def _counts(outcome: DispatchOutcome) -> dict[str, Any]:
+    counts: dict[str, Any] = {
+        "requests": 1,
+        "successes": int(outcome.success),
+        "failures": int(not outcome.success),
+        "latency_ms_sum": outcome.latency_ms,
+        "input_tokens": outcome.input_tokens,
+        "output_tokens": outcome.output_tokens,
+        "cost": outcome.cost,
+    }
+    hit = latency_bucket(outcome.latency_ms)
+    for bound in LATENCY_BOUNDS_MS:
+        counts[latency_bucket_column(bound)] = int(bound == hit)
+    return counts
+
+
+def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeReport, fingerprint: str) -> OutcomeResult:
+    """Record `report` for the dispatch (client_ref, request_id) once; a same-body replay returns it."""
+    log = (
+        DispatchLog.objects.filter(client_ref=client_ref, request_id=request_id)
+        .only("id", "outcome", "provider_id", "region", "subject", "grade_band", "created_at")
+        .first()
+    )
+    if log is None:
+        raise DispatchNotFound(
+            f"no dispatch with request_id {request_id} for this client",
+            fields={"request_id": ["no dispatch with this request_id"]},
+        )
+    if log.outcome != Outcome.ACCEPTED or log.provider_id is None:
+        raise DispatchRefused(
+            f"dispatch {request_id} was refused, so no LLM call was made and there is no outcome to report",
+            fields={"request_id": ["this dispatch was refused"]},
+        )
+    provider = ModelProvider.objects.only("cost_per_1k_input_tokens", "cost_per_1k_output_tokens").get(
+        pk=log.provider_id
+    )
+    outcome = DispatchOutcome(
+        dispatch_log_id=log.pk,
+        provider_id=log.provider_id,
+        reported_at=timezone.now(),
+        success=report.success,
+        latency_ms=report.latency_ms,
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
+        error_code=report.error_code,
+        cost=outcome_cost(provider, report),
+        fingerprint=fingerprint,
+    )
+    with transaction.atomic():
+        created = _insert_ignoring_conflict(outcome, "dispatch_log_id")
+        if created:
+            counts = _counts(outcome)
+            hour = log.created_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+            _metric_add(
+                ModelMetric,
+                {
+                    "provider": log.provider_id,
+                    "subject": log.subject,
+                    "grade_band": log.grade_band,
+                    "region": log.region,
+                    "bucket_start": hour,
+                },
+                counts,
+            )
+            _metric_add(
+                ModelMetricDaily,
+                {"provider": log.provider_id, "region": log.region, "day": hour.date()},
+                counts,
+            )
+    if created:
+        outcome_observe(region=log.region, success=report.success, latency_ms=report.latency_ms)
+        return OutcomeResult(outcome, str(request_id), created=True)
+    stored = DispatchOutcome.objects.get(pk=log.pk)
+    if stored.fingerprint != fingerprint:
+        raise OutcomeAlreadyReported(
+            f"an outcome with other values was already reported for request_id {request_id}; "
+            "an outcome is reported once per dispatch",
+            fields={"request_id": ["outcome already reported with other values"]},
+        )
+    return OutcomeResult(stored, str(request_id), created=False)

@@ -1,0 +1,55 @@
+"""The administrators' dashboard (staff only) and the Prometheus endpoint: thin views over selectors."""
+
+from __future__ import annotations
+
+import hmac
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+from audit.selectors import dashboard_data
+from providers.vocabulary import Region
+
+
+class DashboardFilterForm(forms.Form):
+    """The same filters as GET /analytics: an optional known region, and 1-365 days."""
+
+    region = forms.ChoiceField(choices=[("", "All regions"), *Region.choices], required=False)
+    days = forms.IntegerField(min_value=1, max_value=365, initial=30, required=False)
+
+
+@staff_member_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form = DashboardFilterForm(request.GET or None)
+    region, days, status = None, 30, 200
+    if form.is_bound:
+        if form.is_valid():
+            region = form.cleaned_data["region"] or None
+            days = form.cleaned_data["days"] or 30
+        else:
+            status = 400
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dispatch dashboard",
+        "form": form,
+        "data": dashboard_data(region=region, days=days) if status == 200 else None,
+    }
+    return render(request, "audit/dashboard.html", context, status=status)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition (per-worker registries merged when PROMETHEUS_MULTIPROC_DIR is set)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+    return ExportToDjangoView(request)
