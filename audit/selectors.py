@@ -97,7 +97,7 @@ def provider_metrics(window: Window) -> list[dict[str, Any]]:
     rows = (
         _metrics(window)
         .values("provider_id")
-        .annotate(**_sums(), p95_latency_ms=_p95())
+        .annotate(p95_latency_ms=_p95()).annotate(**_sums())
         .filter(requests__gt=0)
         .order_by("provider_id")
     )
@@ -105,7 +105,7 @@ def provider_metrics(window: Window) -> list[dict[str, Any]]:
 
 
 def daily_metrics(window: Window) -> list[dict[str, Any]]:
-    rows = _metrics(window).values("day").annotate(**_sums(), p95_latency_ms=_p95()).order_by("day")
+    rows = _metrics(window).values("day").annotate(p95_latency_ms=_p95()).annotate(**_sums()).order_by("day")
     return list(rows)  # type: ignore[arg-type]
 
 
