@@ -97,7 +97,8 @@ def provider_metrics(window: Window) -> list[dict[str, Any]]:
     rows = (
         _metrics(window)
         .values("provider_id")
-        .annotate(p95_latency_ms=_p95()).annotate(**_sums())
+        .annotate(p95_latency_ms=_p95())
+        .annotate(**_sums())
         .filter(requests__gt=0)
         .order_by("provider_id")
     )
