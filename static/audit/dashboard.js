@@ -3,6 +3,7 @@
   "use strict";
   const data = JSON.parse(document.getElementById("dashboard-data").textContent);
   Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
   const palette = ["#417690", "#ba2121", "#79aec8", "#e0a526", "#5b8c5a", "#8e6c8a", "#c76b29", "#4f5b66"];
   function chart(id, config) {
     const node = document.getElementById(id);

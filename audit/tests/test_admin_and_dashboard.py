@@ -1,0 +1,94 @@
+"""Audit admin (read-only list, filters, search, detail, CSV export), the staff dashboard, and /metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from audit.tests.factories import log_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def some_logs(providers):
+    a = log_make(provider=providers["alpha"], policy=providers["policy"], region="us_east", subject="science")
+    b = log_make(region="eu_west", subject="arts", client_ref="app-2")
+    return a, b
+
+
+def test_changelist_filters_and_searches_by_request_id(admin_client, some_logs):
+    a, b = some_logs
+    page = admin_client.get("/admin/audit/dispatchlog/", {"region": "eu_west"})
+    assert page.status_code == 200
+    assert str(b.request_id) in page.content.decode() and str(a.request_id) not in page.content.decode()
+    for params in ({"outcome": "accepted"}, {"is_override__exact": "0"}, {"client_ref": "app-2"}, {"subject": "arts"}):
+        assert admin_client.get("/admin/audit/dispatchlog/", params).status_code == 200
+    found = admin_client.get("/admin/audit/dispatchlog/", {"q": str(a.request_id)}).content.decode()
+    assert str(a.request_id) in found and str(b.request_id) not in found
+    nothing = admin_client.get("/admin/audit/dispatchlog/", {"q": "not-a-uuid"})
+    assert nothing.status_code == 200 and str(a.request_id) not in nothing.content.decode()
+
+
+def test_detail_page_shows_the_explanation(admin_client, some_logs):
+    a, _ = some_logs
+    page = admin_client.get(f"/admin/audit/dispatchlog/{a.pk}/change/").content.decode()
+    assert "&quot;explanation&quot;" in page and "not reported" in page
+
+
+def test_csv_export_has_the_filtered_rows(admin_client, some_logs):
+    _a, b = some_logs
+    response = admin_client.get("/admin/audit/dispatchlog/export.csv", {"region": "eu_west"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["request_id"] for row in rows] == [str(b.request_id)]
+    assert rows[0]["refusal_code"] == "no_compliant_provider"
+
+
+def test_csv_export_and_dashboard_are_staff_only(client, some_logs):
+    User.objects.create_user("teacher", password="pw-123456789")
+    client.login(username="teacher", password="pw-123456789")
+    for url in ("/admin/audit/dispatchlog/export.csv", "/admin/audit/dashboard/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_dashboard_renders_charts_with_the_api_filters(admin_client, some_logs):
+    page = admin_client.get("/admin/audit/dashboard/", {"region": "eu_west", "days": "7"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "vendor/chartjs/chart.umd.min.js" in html and 'id="dashboard-data"' in html
+    assert "cdn" not in html.lower()
+    assert page.context["data"]["summary"]["total_requests"] == 1
+    bad = admin_client.get("/admin/audit/dashboard/", {"days": "400", "region": "mars"})
+    assert bad.status_code == 400 and bad.context["form"].errors.keys() == {"days", "region"}
+
+
+def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings):
+    from policies.demo import demo_world_load
+
+    demo_world_load()
+    api = APIClient()
+
+    def counter() -> float:
+        text = api.get("/metrics").content.decode()
+        line = 'dispatch_decisions_total{level="exact",outcome="accepted",region="us_east"}'
+        return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+    start = counter()
+    for _ in range(3):
+        api.post(
+            f"/dispatch?request_id={uuid.uuid4()}",
+            {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"},
+            format="json",
+        )
+    assert counter() == start + 3
+    assert "dispatch_decision_seconds_bucket" in api.get("/metrics").content.decode()
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert api.get("/metrics").status_code == 401
+    assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200

@@ -1,0 +1,70 @@
+"""The dashboard in a real browser: charts drawn from our own static files; screenshots saved to artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import asdict
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from audit.outcomes import OutcomeReport, outcome_report
+from audit.tests.factories import log_make
+from policies.services import request_fingerprint
+from policies.tests.factories import make_policy, make_provider
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _world() -> None:
+    rng = random.Random(5)
+    providers = [make_provider(slug) for slug in ("openai-gpt4", "anthropic-claude", "eu-mistral")]
+    policy = make_policy("P", providers[0])
+    now = timezone.now()
+    for _ in range(240):
+        accepted = rng.random() < 0.88
+        log = log_make(
+            provider=rng.choice(providers) if accepted else None,
+            policy=policy if accepted else None,
+            created_at=now - dt.timedelta(minutes=rng.randint(0, 13 * 24 * 60)),
+            region=rng.choice(["us_east", "us_east", "eu_west", "apac_singapore"]),
+            subject=rng.choice(["mathematics", "science", "arts"]),
+            is_override=accepted and rng.random() < 0.12,
+            refusal_code="" if accepted else rng.choice(["no_compliant_provider", "region_not_configured"]),
+        )
+        if accepted:
+            report = OutcomeReport(
+                success=rng.random() < 0.93,
+                latency_ms=int(rng.lognormvariate(6.5, 0.6)),
+                input_tokens=rng.randint(100, 3000),
+                output_tokens=rng.randint(50, 1500),
+            )
+            outcome_report(
+                client_ref="", request_id=log.request_id, report=report, fingerprint=request_fingerprint(asdict(report))
+            )
+
+
+def test_dashboard_draws_every_chart_without_leaving_the_site(live_server, page, artifacts_dir):
+    _world()
+    User.objects.create_superuser("boss", "boss@example.org", "boss-password-123")
+    foreign: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(live_server.url) or r.url.startswith("data:") else foreign.append(r.url),
+    )
+    page.goto(live_server.url + "/admin/login/?next=/admin/audit/dashboard/%3Fdays%3D14")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "boss-password-123")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#chart-cost[data-drawn=true]")
+    assert page.locator("canvas[data-drawn=true]").count() == 7
+    page.set_viewport_size({"width": 1400, "height": 1900})
+    page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
+    page.select_option("#id_region", "eu_west")
+    page.click("input[value=Apply]")
+    page.wait_for_selector("#chart-cost[data-drawn=true]")
+    assert "region=eu_west" in page.url
+    page.screenshot(path=str(artifacts_dir / "dashboard-eu_west.png"), full_page=True)
+    assert foreign == []
