@@ -18,3 +18,11 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, mark a dead worker's metric files so gauges drop it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
