@@ -6,11 +6,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from audit.integrity import audit_log_verify, checkpoint_seal, row_digest
+from audit.integrity import Problem, VerifyReport, audit_log_verify, checkpoint_seal, row_digest
 from audit.models import AuditCheckpoint, DispatchLog
 from audit.tests.factories import log_make
 
 pytestmark = pytest.mark.django_db
+
+
+def first(report: VerifyReport) -> Problem:
+    problem = report.first_problem
+    assert problem is not None, "expected a problem"
+    return problem
 
 
 def _raw(sql: str, params: list) -> None:
@@ -55,8 +61,8 @@ def test_row_edited_with_raw_sql_is_named(honest_log):
     _raw("UPDATE dispatch_logs SET decision_us = 1 WHERE id = %s", [honest_log[8].pk])
     report = audit_log_verify()
     assert report.first_problem is not None
-    assert report.first_problem.row_id == victim.pk
-    assert f"row id={victim.pk}" in report.first_problem.message and "altered" in report.first_problem.message
+    assert first(report).row_id == victim.pk
+    assert f"row id={victim.pk}" in first(report).message and "altered" in first(report).message
     with pytest.raises(CommandError, match=f"first bad row: row id={victim.pk} "):
         call_command("verify_audit_log")
 
@@ -64,7 +70,7 @@ def test_row_edited_with_raw_sql_is_named(honest_log):
 def test_unsealed_row_edited_is_named_too(honest_log):
     victim = honest_log[2]
     _raw("UPDATE dispatch_logs SET response = %s WHERE id = %s", ['{"forged": true}', victim.pk])
-    assert audit_log_verify().first_problem.row_id == victim.pk
+    assert first(audit_log_verify()).row_id == victim.pk
     sealed = checkpoint_seal()
     assert sum(cp.row_count for cp in sealed) == 2  # sealing stops before the bad row
 
@@ -75,8 +81,8 @@ def test_sealed_row_deleted_with_raw_sql_is_named(honest_log):
     _raw("DELETE FROM dispatch_logs WHERE id = %s", [victim.pk])
     _raw("DELETE FROM dispatch_logs WHERE id = %s", [honest_log[9].pk])
     report = audit_log_verify()
-    assert report.first_problem.row_id == victim.pk
-    assert "deleted" in report.first_problem.message
+    assert first(report).row_id == victim.pk
+    assert "deleted" in first(report).message
     with pytest.raises(CommandError, match=f"row id={victim.pk} was deleted"):
         call_command("verify_audit_log", "--no-seal")
 
@@ -96,4 +102,4 @@ def test_altered_checkpoint_is_detected(honest_log):
     checkpoint_seal()
     AuditCheckpoint.objects.filter(seq=2).update(row_count=3)
     report = audit_log_verify()
-    assert not report.ok and "checkpoint #2 was altered" in report.first_problem.message
+    assert not report.ok and "checkpoint #2 was altered" in first(report).message

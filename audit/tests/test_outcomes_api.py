@@ -38,6 +38,7 @@ def test_first_report_is_stored_and_rolled_up_with_cost_from_the_provider_prices
     body = response.json()
     log = DispatchLog.objects.select_related("provider").get(request_id=rid)
     provider = log.provider
+    assert provider is not None
     expected_cost = (1000 * provider.cost_per_1k_input_tokens + 500 * provider.cost_per_1k_output_tokens) / 1000
     assert body["request_id"] == rid and body["provider_id"] == str(provider.pk)
     assert Decimal(str(body["cost"])) == expected_cost.quantize(Decimal("0.000001"))

@@ -11,13 +11,19 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audit.integrity import audit_log_verify
+from audit.integrity import Problem, VerifyReport, audit_log_verify
 from audit.models import AuditPurge, DispatchLog, DispatchOutcome, ModelMetric
 from audit.outcomes import OutcomeReport, outcome_report
 from audit.tests.factories import log_make
 from policies.services import request_fingerprint
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the purge runs its own transactions
+
+
+def first(report: VerifyReport) -> Problem:
+    problem = report.first_problem
+    assert problem is not None, "expected a problem"
+    return problem
 
 
 @pytest.fixture
@@ -62,7 +68,7 @@ def test_deleting_a_row_the_purge_did_not_cover_is_still_detected(aged_log):
         if connection.vendor == "postgresql":
             cursor.execute("ALTER TABLE dispatch_logs ENABLE TRIGGER dispatch_logs_append_only")
     report = audit_log_verify()
-    assert report.first_problem.row_id == recent[0].pk
+    assert first(report).row_id == recent[0].pk
 
 
 def test_forged_purge_record_is_detected(aged_log):
