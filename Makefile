@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types check bench install clean
+.PHONY: run test lint types check bench bench-analytics install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "needs $(PY) (set PY=python3.x)"; exit 1; }
@@ -31,6 +31,10 @@ types: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+## Analytics at 10k vs 1M dispatch rows (needs DATABASE_URL=postgres://.../<a database for it only>)
+bench-analytics: install
+	$(BIN)/python bench/analytics_scale.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3* artifacts
