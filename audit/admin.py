@@ -84,7 +84,6 @@ class DispatchLogAdmin(ReadOnlyAdmin):
     search_help_text = "Exact request id (UUID), teacher id or client"
     list_select_related = ["provider"]
     show_full_result_count = False
-    date_hierarchy = "created_at"
     change_list_template = "admin/audit/dispatchlog/change_list.html"
     readonly_fields = ["explanation", "reported_outcome_display", *CSV_FIELDS, "fingerprint", "digest"]
     fieldsets = [
