@@ -218,7 +218,11 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
         )
         if isinstance(reason, TemplateResponse):
             return reason
-        copies = [authoring.policy_duplicate(policy=policy, reason=reason, user=request.user) for policy in queryset]
+        try:
+            copies = authoring.policies_duplicate(policies=list(queryset), reason=reason, user=request.user)
+        except authoring.AuthoringError as error:
+            self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
+            return None
         self.message_user(request, f"Created {len(copies)} inactive copies; edit and activate them.", messages.SUCCESS)
         return None
 

@@ -14,9 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
+
+from policies import authoring
+from policies.admin_authoring import AuthoringAdmin
 
 
 def _text(value: Any) -> str:
@@ -54,7 +56,7 @@ def version_diff(new: Any, old: Any, model: Any) -> list[dict[str, Any]]:
     return ReadableHistoryHelper(model, new).context_for_delta_changes(delta)
 
 
-class AuthoringHistoryAdmin(SimpleHistoryAdmin):
+class AuthoringHistoryAdmin(AuthoringAdmin):
     """History views and the change reason for the authoring admins."""
 
     history_list_display = ["compare"]
@@ -108,9 +110,4 @@ class AuthoringHistoryAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/policies/history_compare.html", context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # simple-history reads the reason from the instance; set it for this save only (it would stick).
-        obj._change_reason = form.cleaned_data["change_reason"]
-        try:
-            super().save_model(request, obj, form, change)
-        finally:
-            obj.__dict__.pop("_change_reason", None)
+        authoring.authored_save(instance=obj, reason=form.cleaned_data["change_reason"], user=request.user)

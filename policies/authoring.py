@@ -17,13 +17,14 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Field, Model
 
 from dispatch_site.errors import DispatchError
 from policies.engine import Snapshot, available_providers
 from policies.engine.types import policy_level
 from policies.models import POLICY_HISTORY, ROUTING_HISTORY, DispatchPolicy, PolicyFallback, RegionalRouting
+from policies.refusals import integrity_problems
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
 
@@ -294,16 +295,21 @@ def policy_save(
         )
         if same_fields and same_chain and same_templates:
             return False
-    with _HistoryDeferred(policy):
-        policy.save()
-        if created or [p.pk for p in policy_chain(policy)] != new_chain:
-            policy.fallbacks.all().delete()
-            for position, provider in enumerate(fallbacks, start=1):
-                entry = PolicyFallback(policy=policy, provider=provider, position=position)
-                entry._change_reason = reason  # type: ignore[attr-defined]
-                entry.save()
-        if templates is not None:
-            policy.templates.set(list(templates))
+    try:
+        with _HistoryDeferred(policy):
+            policy.save()
+            if created or [p.pk for p in policy_chain(policy)] != new_chain:
+                policy.fallbacks.all().delete()
+                for position, provider in enumerate(fallbacks, start=1):
+                    entry = PolicyFallback(policy=policy, provider=provider, position=position)
+                    entry._change_reason = reason  # type: ignore[attr-defined]
+                    entry.save()
+            if templates is not None:
+                policy.templates.set(list(templates))
+    except IntegrityError as error:  # a clash written by someone else after the check above
+        if created:
+            policy._state.adding = True  # rolled back: the policy does not exist
+        raise AuthoringError(integrity_problems(error, DispatchPolicy)) from error
     history_record(policy, created=created, reason=reason, user=user)
     return True
 
@@ -323,12 +329,38 @@ def routing_rule_save(
     if problems:
         raise AuthoringError(problems)
     created = rule._state.adding
-    with _HistoryDeferred(rule):
-        rule.save()
-        rule.allowed_providers.set(list(allowed))
-        rule.blocked_providers.set(list(blocked))
+    try:
+        with _HistoryDeferred(rule):
+            rule.save()
+            rule.allowed_providers.set(list(allowed))
+            rule.blocked_providers.set(list(blocked))
+    except IntegrityError as error:  # e.g. a rule for the same region saved meanwhile
+        rule._state.adding = created
+        raise AuthoringError(integrity_problems(error, RegionalRouting)) from error
     history_record(rule, created=created, reason=reason, user=user)
     return True
+
+
+@transaction.atomic
+def authored_save(*, instance: Model, reason: str, user: Any = None) -> None:
+    """Write a provider or prompt template with its change reason (one history row, by signal).
+
+    A constraint the database enforces at write time (a slug taken meanwhile) is an
+    `AuthoringError` naming the field, and nothing is written.
+    """
+    reason = change_reason_clean(reason)
+    adding = instance._state.adding
+    instance._change_reason = reason  # type: ignore[attr-defined]
+    if user is not None and getattr(user, "is_authenticated", False):
+        instance._history_user = user  # type: ignore[attr-defined]
+    try:
+        instance.save()
+    except IntegrityError as error:
+        instance._state.adding = adding
+        raise AuthoringError(integrity_problems(error, type(instance))) from error
+    finally:
+        for attr in ("_change_reason", "_history_user"):
+            instance.__dict__.pop(attr, None)
 
 
 def policy_revert(*, policy: DispatchPolicy, version: Any, reason: str, user: Any = None) -> bool:
@@ -406,3 +438,9 @@ def policy_duplicate(*, policy: DispatchPolicy, reason: str, user: Any = None) -
         policy=copy, fallbacks=policy_chain(policy), templates=list(policy.templates.all()), reason=reason, user=user
     )
     return copy
+
+
+@transaction.atomic
+def policies_duplicate(*, policies: Iterable[DispatchPolicy], reason: str, user: Any = None) -> list[DispatchPolicy]:
+    """Inactive copies of several policies, all or nothing."""
+    return [policy_duplicate(policy=policy, reason=reason, user=user) for policy in policies]

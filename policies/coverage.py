@@ -135,3 +135,48 @@ def snapshot_with_policy(snapshot: Snapshot, policy_id: str, policy: PolicySpec 
     """A what-if snapshot where policy `policy_id` is replaced by `policy` (None: inactive or gone)."""
     policies = tuple(p for p in snapshot.policies if p.id != policy_id) + ((policy,) if policy else ())
     return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_without_rule(snapshot: Snapshot, region: str) -> Snapshot:
+    """A what-if snapshot where `region` has no routing rule (so nothing may serve it)."""
+    rules = {r: rule for r, rule in snapshot.rules.items() if r != region}
+    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:
+    """A what-if snapshot where provider `provider_id` is gone: it serves nothing and no rule lists it."""
+    providers = dict(snapshot.providers)
+    if provider_id in providers:
+        providers[provider_id] = dataclasses.replace(providers[provider_id], active=False)
+    rules = {
+        region: dataclasses.replace(
+            rule,
+            allowed_providers=rule.allowed_providers - {provider_id},
+            blocked_providers=rule.blocked_providers - {provider_id},
+        )
+        for region, rule in snapshot.rules.items()
+    }
+    return Snapshot(providers=providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+LOSS_SHOWN = 6  # contexts listed per region in a message; the rest are counted
+
+
+def coverage_losses_message(losses: Sequence[CoverageLoss], *, confirm: str = "Confirm coverage loss") -> str:
+    """One sentence per region naming the contexts a change leaves uncovered, and how to go on."""
+    by_region: dict[str, list[CoverageLoss]] = {}
+    for loss in losses:
+        by_region.setdefault(loss.region, []).append(loss)
+    parts = []
+    for region, items in by_region.items():
+        names = [f"{item.subject}/{item.grade_band}" for item in items]
+        shown = ", ".join(names[:LOSS_SHOWN]) + (
+            f" and {len(names) - LOSS_SHOWN} more" if len(names) > LOSS_SHOWN else ""
+        )
+        today = ", ".join(sorted({item.provider_slug for item in items}))
+        parts.append(f"{region}: {len(items)} ({shown}; served today by {today})")
+    return (
+        f"This change leaves {len(losses)} context(s) with no compliant provider. {'; '.join(parts)}. "
+        f"Requests for them would be refused ({losses[0].refusal_detail}). Tick “{confirm}” to go on "
+        "anyway, or change the policies or rules first."
+    )

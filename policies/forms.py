@@ -19,6 +19,7 @@ from policies import authoring
 from policies.coverage import (
     CoverageLoss,
     coverage_losses,
+    coverage_losses_message,
     snapshot_with_policy,
     snapshot_with_provider,
     snapshot_with_rule,
@@ -28,8 +29,6 @@ from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
 from providers.vocabulary import Framework, GradeBand, Region, Subject
-
-LOSS_SHOWN = 6  # contexts listed per region in a confirmation message; the rest are counted
 
 
 def _raise_problems(form: forms.BaseForm, problems: authoring.Problems) -> None:
@@ -45,6 +44,9 @@ def _historical(instance: Any) -> Any:
 
 
 class AuthoringForm(forms.ModelForm):
+    # Set by the admin when the save was refused as it was written (policies.admin_authoring).
+    refusal: authoring.Problems = {}
+
     change_reason = forms.CharField(
         max_length=authoring.CHANGE_REASON_MAX,
         required=True,
@@ -67,24 +69,20 @@ class AuthoringForm(forms.ModelForm):
                     self.initial[name] = [getattr(row, f"{reverse}_id") for row in rows]
             self.initial.setdefault("change_reason", f"Revert to the version of {version.history_date:%Y-%m-%d %H:%M}")
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or not self.refusal:
+            return
+        for field, messages in self.refusal.items():
+            target = field if field in self.fields else None
+            shown = [str(message) for message in self.errors.get(target or "__all__", [])]
+            for message in messages:
+                if message not in shown:
+                    self.add_error(target, message)
+
 
 def _losses_message(losses: list[CoverageLoss]) -> str:
-    by_region: dict[str, list[CoverageLoss]] = {}
-    for loss in losses:
-        by_region.setdefault(loss.region, []).append(loss)
-    parts = []
-    for region, items in by_region.items():
-        names = [f"{item.subject}/{item.grade_band}" for item in items]
-        shown = ", ".join(names[:LOSS_SHOWN]) + (
-            f" and {len(names) - LOSS_SHOWN} more" if len(names) > LOSS_SHOWN else ""
-        )
-        today = ", ".join(sorted({item.provider_slug for item in items}))
-        parts.append(f"{region}: {len(items)} ({shown}; served today by {today})")
-    return (
-        f"This change leaves {len(losses)} context(s) with no compliant provider. {'; '.join(parts)}. "
-        f"Requests for them would be refused ({losses[0].refusal_detail}). Tick “Confirm coverage loss” to save "
-        "anyway, or change the policies or rules first."
-    )
+    return coverage_losses_message(losses)
 
 
 class CoverageGuardMixin(forms.Form):
