@@ -8,7 +8,10 @@ database constraint then refuses it).
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 from django.db.models.signals import pre_save
 from django.urls import reverse
 
@@ -227,3 +230,30 @@ def test_activate_action_refused_by_the_unique_constraint_is_a_message(staff_cli
     assert "Nothing changed" in page and "Another active policy now has the same subject" in page
     copy.refresh_from_db()
     assert not copy.is_active
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_clash_committed_by_another_connection_is_a_form_error_on_postgresql(
+    require_postgres, staff_client, before_write
+):
+    """The real race: another connection commits the clashing policy after our checks passed."""
+
+    def commit_elsewhere() -> None:
+        try:
+            rival()  # autocommit on this thread's own connection
+        finally:
+            connection.close()
+
+    def race(instance):
+        thread = threading.Thread(target=commit_elsewhere)
+        thread.start()
+        thread.join(timeout=10)
+
+    before_write(DispatchPolicy, race)
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"])
+    response = staff_client.post(reverse("admin:policies_dispatchpolicy_add"), data)
+    assert_refused(response, "Another active policy now has the same subject", "The active policy &#x27;Rival&#x27;")
+    assert DispatchPolicy.objects.filter(name="Rival").exists()  # theirs, committed
+    assert not DispatchPolicy.objects.filter(name="Science US").exists()
+    assert no_policy_history("Science US")
