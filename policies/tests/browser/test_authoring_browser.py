@@ -4,9 +4,10 @@ Logs in, creates a policy with a two-provider fallback chain, is refused because
 the chain may serve the policy's region, fixes it, changes it, sees both changes with their
 reasons in the history, reverts, and checks the result in the simulator and the coverage map.
 Then deactivates a provider, is shown the contexts that would lose their last compliant
-provider, confirms, and sees them highlighted on the coverage map. Screenshots go to artifacts/:
+provider, confirms, and sees them highlighted on the coverage map. Finally deletes a routing rule:
+asked for a reason and shown the contexts lost, confirms. Screenshots go to artifacts/:
 admin_index.png, admin_policy_refused.png, admin_history.png, admin_simulator.png, admin_provider_confirm.png,
-admin_coverage_map.png.
+admin_coverage_map.png, admin_delete_confirm.png.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from policies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
-from policies.models import DispatchPolicy
+from policies.models import DispatchPolicy, RegionalRouting
 from providers.models import ModelProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -141,3 +142,19 @@ def test_administrator_authors_a_policy_and_checks_it(live_server, page, artifac
     assert page.locator('table[data-region="africa_south"] td.gap').count() == 48
     assert page.locator('table[data-region="eu_west"] td.gap').count() == 0
     page.screenshot(path=str(artifacts_dir / "admin_coverage_map.png"), full_page=True)
+
+    # Deleting eu_west's routing rule: the page asks why and lists what eu_west would lose.
+    rule = RegionalRouting.objects.get(region="eu_west")
+    page.goto(live_server.url + f"/admin/policies/regionalrouting/{rule.pk}/delete/")
+    assert "Deleting it leaves 48 context(s) with no compliant provider" in page.content()
+    page.fill("#id_change_reason", "Close the EU pilot")
+    page.locator("input[type=submit]").click()
+    page.wait_for_load_state()
+    assert "Tick “Confirm coverage loss”" in page.content()
+    assert RegionalRouting.objects.filter(pk=rule.pk).exists()
+    page.check("#id_confirm_coverage_loss")
+    page.screenshot(path=str(artifacts_dir / "admin_delete_confirm.png"), full_page=True)
+    page.locator("input[type=submit]").click()
+    page.wait_for_load_state()
+    assert "was deleted successfully" in page.content()
+    assert RegionalRouting.history.get(id=rule.pk, history_type="-").history_change_reason == "Close the EU pilot"
