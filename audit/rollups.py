@@ -53,7 +53,9 @@ def rollup_fold(*, wait: bool = True) -> int:
 
     With wait=False (analytics reads), a fold already running elsewhere is not waited for.
     """
-    RollupWatermark.objects.get_or_create(id=1)
+    current, _ = RollupWatermark.objects.get_or_create(id=1)
+    if settled_upto(current.last_id) <= current.last_id:
+        return 0  # nothing to fold: no lock taken, nothing written (the usual case on a read)
     with transaction.atomic():
         mark = RollupWatermark.objects.select_for_update(skip_locked=not wait).filter(id=1).first()
         if mark is None:

@@ -20,7 +20,7 @@ from django.db.models import Case, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, latency_bucket_column
+from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
 from providers.models import ModelProvider
 
@@ -44,11 +44,16 @@ def dispatch_counts(window: Window, *, by_day: bool = False, by_region: bool = F
     group = ["dimension", "value"] + (["day"] if by_day else []) + (["region"] if by_region else [])
     region_sql = " AND region = %s" if window.region else ""
     region_params: list[Any] = [window.region] if window.region else []
+    # Rows above the watermark are counted live. The watermark read first gives the planner a
+    # literal to range-scan the primary key with (a sub-select alone made it scan by date); the
+    # sub-select, evaluated in this statement's snapshot, keeps a fold that commits in between
+    # from being counted twice.
+    mark = RollupWatermark.objects.filter(id=1).values_list("last_id", flat=True).first() or 0
     live_where = (
-        "id > COALESCE((SELECT last_id FROM dispatch_rollup_watermark WHERE id = 1), 0) AND created_at >= %s"
-        + region_sql
+        "id > %s AND id > COALESCE((SELECT last_id FROM dispatch_rollup_watermark WHERE id = 1), 0) "
+        "AND created_at >= %s" + region_sql
     )
-    live_params: list[Any] = [window.start, *region_params] * 8
+    live_params: list[Any] = [mark, window.start, *region_params] * 8
     cols = ", ".join(group)
     sql = (
         f"SELECT {cols}, SUM(count) AS count, SUM(decision_us_sum) AS decision_us_sum FROM ("
