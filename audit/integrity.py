@@ -18,6 +18,7 @@ newest checkpoints together with their rows is only caught against an externally
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -62,14 +63,21 @@ DIGEST_FIELDS = (
 
 
 def audit_key() -> bytes:
-    configured = settings.AUDIT_HMAC_KEY
+    return _derive_key(settings.AUDIT_HMAC_KEY, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derive_key(configured: str, secret: str) -> bytes:
     if configured:
         return configured.encode()
-    return hmac.new(settings.SECRET_KEY.encode(), b"model-dispatch audit log v1", hashlib.sha256).digest()
+    return hmac.new(secret.encode(), b"model-dispatch audit log v1", hashlib.sha256).digest()
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def _canonical(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+    if type(value) in _PLAIN:
         return value
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -79,7 +87,7 @@ def _canonical(value: Any) -> Any:
 
 
 def _sign(payload: str) -> str:
-    return hmac.new(audit_key(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(audit_key(), payload.encode(), "sha256").hex()
 
 
 def row_digest_values(values: dict[str, Any]) -> str:
