@@ -52,7 +52,10 @@ class DispatchAdminSite(admin.AdminSite):
                 first = members[0][0]
                 grouped.append(self._group(name, first, models, apps))
         if AUDIT_APP in apps:
-            grouped.append({**apps[AUDIT_APP], "name": "Audit"})
+            audit_models = list(apps[AUDIT_APP]["models"])
+            if request.user.is_staff:
+                audit_models.append(self._tool("Dashboard", "audit-dashboard"))
+            grouped.append({**apps[AUDIT_APP], "name": "Audit", "models": audit_models})
             used.update((AUDIT_APP, m["object_name"]) for m in apps[AUDIT_APP]["models"])
         for label, app in apps.items():
             rest = [m for m in app["models"] if (label, m["object_name"]) not in used]

@@ -92,3 +92,8 @@ def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings
     settings.METRICS_TOKEN = "scrape-secret"
     assert api.get("/metrics").status_code == 401
     assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+
+
+def test_admin_index_links_to_the_dashboard(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert 'href="/admin/audit/dashboard/"' in page
