@@ -26,6 +26,25 @@ def _fresh_snapshot():
     snapshot_forget()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    """Each test starts with empty rate-limit counters and no cached API keys."""
+    from clients.keys import principal_cache
+    from dispatch_site.ratelimit import counters_reset
+
+    counters_reset()
+    principal_cache.clear()
+    yield
+
+
+@pytest.fixture
+def keyed_api(db):
+    """An APIClient sending a valid API key with every scope (see clients.testing for others)."""
+    from clients.testing import keyed_api as make
+
+    return make()[0]
+
+
 def _on_postgres() -> bool:
     from django.db import connection
 

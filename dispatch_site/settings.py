@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "policies",
     "audit",
     "teachers",
+    "clients",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dispatch_site.security.ContentSecurityPolicyMiddleware",
+    "dispatch_site.security.AdminLoginThrottleMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -160,8 +163,13 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["dispatch_site.parsers.StrictJSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Access control (clients/auth.py): API keys, then admin sessions; each view's `required_scope`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "clients.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["clients.auth.HasRequiredScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["clients.throttling.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "dispatch_site.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -177,6 +185,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_AUTHENTICATION": [],  # /schema and /docs are public
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clients.schema.declare_auth_responses",
+    ],
 }
 
 # Largest request body the API parses (bytes); larger gets 413.
@@ -194,6 +207,19 @@ SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", Tr
 # measured against. Off unless the bench turns it on.
 BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
 BENCH_BASELINE_WIDTH = int(os.environ.get("BENCH_BASELINE_WIDTH", "1500"))  # response bytes per row
+
+# Access and abuse limits (README "Security and access").
+API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within
+RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))  # per-process counts meanwhile
+ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
+ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

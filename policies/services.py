@@ -5,6 +5,10 @@ RETURNING id`: it both records the decision and settles idempotency, so a warm d
 nothing before it. When the insert finds the id taken, the stored row decides: same body, its
 stored response is replayed (unless its provider is no longer compliant: 409); another body,
 422. Concurrent requests with one id wait on the unique index and all see the first row.
+
+Per-provider rate limits (providers.limits) are applied here, outside the pure engine: the
+chosen provider is reserved atomically; one at its limit is added to `saturated` and the context
+resolved again, so the next compliant provider serves and the explanation says `rate_limited`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from audit.instruments import dispatch_observe
 from audit.integrity import row_digest
 from audit.models import DispatchLog, Outcome
 from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
-from policies.engine import Decision, DispatchContext, OverrideRequest, resolve, resolve_override
+from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
+from providers.limits import provider_take
 
 STATUS_ACCEPTED = 200
 STATUS_REFUSED = 422
@@ -67,10 +72,7 @@ def dispatch(
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = current_snapshot()
-    if override is None:
-        decision = resolve(context, snapshot, saturated=saturated)
-    else:
-        decision = resolve_override(context, snapshot, override, saturated=saturated)
+    decision = _decide(context, snapshot, override, saturated)
     body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
     status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
     log = DispatchLog(
@@ -102,6 +104,28 @@ def dispatch(
     if inserted:
         return DispatchResult(str(request_id), status, body_json, replayed=False, decision=decision)
     return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint)
+
+
+def _decide(
+    context: DispatchContext, snapshot: Snapshot, override: OverrideRequest | None, saturated: Set[str]
+) -> Decision:
+    """Resolve, then reserve the chosen provider; one at its rate limit is passed over (re-resolve)."""
+    skipped = set(saturated)
+    while True:
+        if override is None:
+            decision = resolve(context, snapshot, saturated=skipped)
+        else:
+            decision = resolve_override(context, snapshot, override, saturated=skipped)
+        provider = decision.provider
+        if provider is None or provider.id in skipped:
+            return decision
+        if provider_take(
+            provider_id=provider.id,
+            requests_per_minute=provider.requests_per_minute,
+            tokens_per_minute=provider.tokens_per_minute,
+        ):
+            return decision
+        skipped.add(provider.id)  # at its limit: each pass removes one provider, so this ends
 
 
 def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:

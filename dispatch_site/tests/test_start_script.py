@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from clients.services import DEMO_CLIENT_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +66,7 @@ def test_start_script_serves_dispatch_under_production_settings(tmp_path):
         request = urllib.request.Request(  # noqa: S310
             base + "/dispatch?request_id=550e8400-e29b-41d4-a716-446655440000",
             data=json.dumps({"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Api-Key {DEMO_CLIENT_KEY}"},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clients.auth import client_ref, require_scope
 from policies.api import serializers as s
 from policies.coverage import coverage_gaps, coverage_grid, coverage_regions
 from policies.engine import DispatchContext, available_providers, resolve
@@ -84,19 +85,21 @@ class DispatchView(APIView):
         data: dict[str, Any] = body.validated_data
         context = DispatchContext(data["subject"], data["grade_band"], data["region"])
         if data["teacher_override"]:  # the one override service, shared with the teacher form
+            require_scope(request, "override")
             result = override_submit(
                 teacher_id=data["teacher_id"],
                 context=context,
                 provider_ref=data["override_provider_id"],
                 justification=data.get("override_reason", ""),
                 request_id=request_id,
-                client_ref="",
+                client_ref=client_ref(request),
                 fingerprint=request_fingerprint(data),
             )
         else:
             result = dispatch(
                 context=context,
                 request_id=request_id,
+                client_ref=client_ref(request),
                 fingerprint=request_fingerprint(data),
             )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")

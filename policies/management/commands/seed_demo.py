@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from clients.services import DEMO_CLIENT_NAME, demo_client_ensure
 from policies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
 from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
 
@@ -22,3 +23,5 @@ class Command(BaseCommand):
             f" password {DEMO_TEACHER_PASSWORD!r} (teacher_id {teacher.external_id!r},"
             f" regions {', '.join(teacher.regions)})"
         )
+        key = demo_client_ensure()
+        self.stdout.write(f"Demo API client {DEMO_CLIENT_NAME!r} (all scopes); send: Authorization: Api-Key {key}")

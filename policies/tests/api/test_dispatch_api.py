@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
 
 from audit.models import DispatchLog
 from policies.demo import demo_world_load
@@ -17,9 +16,9 @@ BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_eas
 
 
 @pytest.fixture
-def api():
+def api(keyed_api):
     demo_world_load()
-    return APIClient()
+    return keyed_api
 
 
 def post(api, body, request_id=None, raw=None):

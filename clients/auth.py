@@ -1,0 +1,101 @@
+"""API access control: `Authorization: Api-Key <key>` authentication and per-view scopes.
+
+These are the project's DEFAULT_AUTHENTICATION_CLASSES / DEFAULT_PERMISSION_CLASSES, so every
+API view is protected unless it opts out. A view names the scope it needs in a `required_scope`
+class attribute; a view without one refuses every API client (fail closed). Staff users with a
+Django session (administrators) may call every endpoint; other users (teachers) may not.
+
+Outcomes: no key or a key that is unknown or revoked -> 401 (with WWW-Authenticate); a key
+without the view's scope -> 403 naming the scope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from clients.keys import ClientPrincipal, KeyRejected, principal_for_key
+
+SCHEME = "Api-Key"
+
+
+class InvalidApiKey(exceptions.AuthenticationFailed):
+    default_code = "invalid_api_key"
+
+
+class MissingScope(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "missing_scope"
+
+    def __init__(self, scope: str):
+        super().__init__(f"This API key lacks the {scope!r} scope this request needs.")
+
+
+class StaffOnly(exceptions.PermissionDenied):
+    pass
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ClientPrincipal, str] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != SCHEME.lower():
+            return None  # no key (or another scheme): the permission check answers 401
+        key = key.strip()
+        if not key or " " in key:
+            raise InvalidApiKey("Send the key as: Authorization: Api-Key <key>.")
+        try:
+            principal = principal_for_key(key)
+        except KeyRejected as exc:
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
+        return principal, principal.name
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{SCHEME} realm="api"'
+
+
+def _staff(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+
+
+class HasRequiredScope(BasePermission):
+    """Allows an API client holding the view's `required_scope`, or an active staff user."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if isinstance(user, ClientPrincipal):
+            scope = getattr(view, "required_scope", None)
+            if scope is None:
+                raise StaffOnly("This endpoint is not open to API clients.")
+            if not user.has_scope(scope):
+                raise MissingScope(scope)
+            return True
+        if user is not None and getattr(user, "is_authenticated", False):
+            if _staff(user):
+                return True
+            raise StaffOnly("This endpoint is for API clients and administrators.")
+        return False  # DRF answers 401 with WWW-Authenticate
+
+
+def require_scope(request: Request, scope: str) -> None:
+    """Raise 403 unless the caller may use `scope` (an extra scope some requests need)."""
+    user = request.user
+    if isinstance(user, ClientPrincipal):
+        if not user.has_scope(scope):
+            raise MissingScope(scope)
+    elif not _staff(user):
+        raise MissingScope(scope)
+
+
+def client_ref(request: Request) -> str:
+    """Who the audit log says made the request: the client's name, or `staff:<username>`."""
+    user = request.user
+    if isinstance(user, ClientPrincipal):
+        return user.name
+    if _staff(user):
+        return f"staff:{user.get_username()}"[:64]  # type: ignore[union-attr]
+    return ""

@@ -1,0 +1,121 @@
+"""The only writers of API clients: create, rotate, revoke, change scopes and rate.
+
+Each returns the new key where one is made; the key is shown once and never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.keys import key_generate, key_hash, principal_cache
+from clients.models import ApiClient, Scope
+from clients.rates import RATE_HELP, RateError
+from dispatch_site.errors import DispatchError
+
+
+class InvalidClient(DispatchError):
+    code = "invalid_client"
+
+
+def rate_check(rate: str) -> None:
+    try:
+        rate_check(rate)
+    except RateError as exc:
+        raise InvalidClient(str(exc), fields={"rate": [RATE_HELP]}) from exc
+
+
+def scopes_clean(scopes: Iterable[str]) -> list[str]:
+    allowed = set(Scope.values)
+    cleaned = sorted(set(scopes))
+    unknown = [s for s in cleaned if s not in allowed]
+    if unknown:
+        raise InvalidClient(
+            f"unknown scopes {', '.join(unknown)}; allowed: {', '.join(Scope.values)}",
+            fields={"scopes": [f"Allowed values: {', '.join(Scope.values)}."]},
+        )
+    return cleaned
+
+
+@transaction.atomic
+def api_client_create(
+    *, name: str, scopes: Iterable[str], rate: str = "", description: str = ""
+) -> tuple[ApiClient, str]:
+    """Register a client; returns it and its key (shown once)."""
+    if rate:
+        rate_check(rate)
+    if not re.fullmatch(r"[-a-zA-Z0-9_]{1,64}", name):
+        raise InvalidClient(f"name {name!r} must be 1-64 letters, digits, - or _", fields={"name": ["Use a slug."]})
+    if ApiClient.objects.filter(name=name).exists():
+        raise InvalidClient(f"a client named {name!r} exists", fields={"name": ["Already taken."]})
+    key, prefix = key_generate()
+    client = ApiClient.objects.create(
+        name=name,
+        description=description,
+        key_prefix=prefix,
+        key_hash=key_hash(key),
+        scopes=scopes_clean(scopes),
+        rate=rate.strip(),
+    )
+    return client, key
+
+
+@transaction.atomic
+def api_client_rotate(*, client: ApiClient) -> str:
+    """Give `client` a new key; the old one stops working (within API_KEY_CACHE_SECONDS elsewhere)."""
+    key, prefix = key_generate()
+    client.key_prefix, client.key_hash, client.rotated_at = prefix, key_hash(key), timezone.now()
+    client.save(update_fields=["key_prefix", "key_hash", "rotated_at"])
+    principal_cache.clear()
+    return key
+
+
+@transaction.atomic
+def api_client_revoke(*, client: ApiClient) -> None:
+    """Revoke `client`'s key: 401 from then on (within API_KEY_CACHE_SECONDS in other workers)."""
+    client.is_active, client.revoked_at = False, timezone.now()
+    client.save(update_fields=["is_active", "revoked_at"])
+    principal_cache.clear()
+
+
+@transaction.atomic
+def api_client_update(
+    *, client: ApiClient, scopes: Iterable[str], rate: str, description: str, is_active: bool
+) -> None:
+    """Change what a client may do (the admin's edit form)."""
+    if rate:
+        rate_check(rate)
+    client.scopes, client.rate, client.description = scopes_clean(scopes), rate.strip(), description
+    if client.is_active and not is_active:
+        client.revoked_at = timezone.now()
+    elif is_active:
+        client.revoked_at = None
+    client.is_active = is_active
+    client.save()
+    principal_cache.clear()
+
+
+DEMO_CLIENT_NAME = "demo-app"
+# A documented demo key, like the demo admin password: `make run` prints it; never use it in production.
+DEMO_CLIENT_KEY = "mds_demo0001_dispatch-demo-key-not-a-secret"
+
+
+@transaction.atomic
+def demo_client_ensure() -> str:
+    """The demo client (all scopes, the demo key); idempotent. Returns the key."""
+    ApiClient.objects.update_or_create(
+        name=DEMO_CLIENT_NAME,
+        defaults=dict(
+            description="Demo client created by seed_demo",
+            key_prefix="demo0001",
+            key_hash=key_hash(DEMO_CLIENT_KEY),
+            scopes=list(Scope.values),
+            is_active=True,
+            revoked_at=None,
+        ),
+    )
+    principal_cache.clear()
+    return DEMO_CLIENT_KEY

@@ -1,0 +1,41 @@
+"""Per-client rate limits: a DRF throttle over an atomic shared counter (see dispatch_site.ratelimit).
+
+The rate is the client's own (`ApiClient.rate`, set in admin) or API_CLIENT_DEFAULT_RATE. With
+Redis (REDIS_URL) the count is shared by every worker and instance and exact (one Lua script
+per request, no read-then-write race); without it each process counts on its own.
+Requests from staff sessions and unauthenticated requests (401 before this runs) are not counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from clients.keys import ClientPrincipal
+from clients.rates import RateError, rate_parse
+from dispatch_site.ratelimit import counter_hit
+
+
+class ClientRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not isinstance(user, ClientPrincipal):
+            return True
+        try:
+            limit, period = rate_parse(user.rate or settings.API_CLIENT_DEFAULT_RATE)
+        except RateError:
+            limit, period = rate_parse(settings.API_CLIENT_DEFAULT_RATE)
+        hit = counter_hit(f"client:{user.id}", period=period)
+        if hit.count <= limit:
+            return True
+        self._wait = hit.retry_after
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait
