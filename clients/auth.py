@@ -97,5 +97,5 @@ def client_ref(request: Request) -> str:
     if isinstance(user, ClientPrincipal):
         return user.name
     if _staff(user):
-        return f"staff:{user.get_username()}"[:64]  # type: ignore[union-attr]
+        return f"staff:{user.get_username()}"[:64]
     return ""

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clients.keys import key_generate, key_hash, principal_cache
 from clients.models import ApiClient, Scope
-from clients.rates import RATE_HELP, RateError
+from clients.rates import RATE_HELP, RateError, rate_parse
 from dispatch_site.errors import DispatchError
 
 
@@ -23,7 +23,7 @@ class InvalidClient(DispatchError):
 
 def rate_check(rate: str) -> None:
     try:
-        rate_check(rate)
+        rate_parse(rate)
     except RateError as exc:
         raise InvalidClient(str(exc), fields={"rate": [RATE_HELP]}) from exc
 

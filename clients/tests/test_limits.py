@@ -1,0 +1,139 @@
+"""Per-client throttling, per-provider limits in dispatch, and what happens when Redis is down.
+
+In-process here (the counts each test sees are its own); the cross-worker exactness against Redis
+is proven with real gunicorn workers in test_limits_across_workers.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from clients.testing import keyed_api
+from dispatch_site import ratelimit
+from policies.demo import demo_world_load
+from providers.limits import provider_tokens_add, provider_usage
+from providers.models import ModelProvider
+
+pytestmark = pytest.mark.django_db
+BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
+
+
+@pytest.fixture
+def world():
+    demo_world_load()
+
+
+def passed_over(body: dict) -> dict[str, str]:
+    return {step["name"]: step["reason"] for step in body["explanation"]["passed_over"]}
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(world):
+    api, _, _ = keyed_api("read", rate="3/min")
+    statuses = [api.get("/providers?region=us_east").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    response = api.get("/providers?region=us_east")
+    assert response.json()["error"]["code"] == "throttled"
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_each_client_has_its_own_count_and_the_default_rate_applies(world, settings):
+    settings.API_CLIENT_DEFAULT_RATE = "2/min"
+    first, _, _ = keyed_api("read")
+    second, _, _ = keyed_api("read", rate="5/min")
+    assert [first.get("/providers?region=us_east").status_code for _ in range(3)] == [200, 200, 429]
+    assert [second.get("/providers?region=us_east").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_a_provider_at_its_rpm_is_passed_over_for_the_next_in_the_chain(world):
+    ModelProvider.objects.filter(slug="openai-gpt4").update(requests_per_minute=2)
+    api, _, _ = keyed_api("dispatch")
+    bodies = [api.post("/dispatch", BASIC, format="json").json() for _ in range(3)]
+    assert [b["provider_slug"] for b in bodies] == ["openai-gpt4", "openai-gpt4", "anthropic-claude"]
+    assert passed_over(bodies[2]) == {"openai-gpt4": "rate_limited"}
+    assert "rate limit" in bodies[2]["explanation"]["passed_over"][0]["detail"]
+    openai = ModelProvider.objects.get(slug="openai-gpt4")
+    assert provider_usage(provider_id=str(openai.id))["requests"] == 2
+
+
+def test_tokens_reported_past_the_tpm_saturate_the_provider(world):
+    openai = ModelProvider.objects.get(slug="openai-gpt4")
+    api, _, _ = keyed_api("dispatch")
+    assert api.post("/dispatch", BASIC, format="json").json()["provider_slug"] == "openai-gpt4"
+    assert provider_tokens_add(provider_id=str(openai.id), tokens=openai.tokens_per_minute) >= 100_000
+    body = api.post("/dispatch", BASIC, format="json").json()
+    assert body["provider_slug"] == "anthropic-claude"
+    assert passed_over(body)["openai-gpt4"] == "rate_limited"
+
+
+def test_every_provider_at_its_limit_is_a_refusal_naming_the_limit(world):
+    ModelProvider.objects.update(requests_per_minute=1)
+    api, _, _ = keyed_api("dispatch")
+    slugs = []
+    for _ in range(6):
+        response = api.post("/dispatch", BASIC, format="json")
+        if response.status_code != 200:
+            break
+        slugs.append(response.json()["provider_slug"])
+    assert len(slugs) == len(set(slugs)) >= 2  # each compliant provider served once
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "no_compliant_provider"
+    assert "rate_limited" in response.json()["error"]["message"]
+
+
+def test_an_override_to_a_provider_at_its_limit_is_refused(world):
+    ModelProvider.objects.filter(slug="anthropic-claude").update(requests_per_minute=1)
+    api, _, _ = keyed_api("dispatch", "override")
+    body = {
+        **BASIC,
+        "teacher_override": True,
+        "override_provider_id": "anthropic-claude",
+        "override_reason": "Student needs a model that explains fractions visually",
+    }
+    assert api.post("/dispatch", body, format="json").status_code == 200
+    refused = api.post("/dispatch", body, format="json")
+    assert refused.status_code == 422 and "rate limit" in refused.json()["error"]["message"]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Settings pointing at a Redis that is not there (a closed port)."""
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.REDIS_URL = url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "down",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
+        }
+    }
+    ratelimit.counters_reset()
+    yield
+    ratelimit.counters_reset()
+
+
+def test_with_redis_down_dispatch_keeps_working_degrades_limits_and_stays_compliant(world, redis_down, caplog):
+    ModelProvider.objects.filter(slug="openai-gpt4").update(requests_per_minute=1)
+    api, _, _ = keyed_api("dispatch", "read", rate="4/min")
+    with caplog.at_level(logging.WARNING, logger="dispatch.ratelimit"):
+        first = api.post("/dispatch", BASIC, format="json")
+        second = api.post("/dispatch", BASIC, format="json")
+        eu = api.post("/dispatch", {**BASIC, "region": "eu_west"}, format="json")
+        statuses = [api.get("/providers?region=us_east").status_code for _ in range(2)]
+    assert first.json()["provider_slug"] == "openai-gpt4"
+    assert second.json()["provider_slug"] == "anthropic-claude"  # per-process count still limits
+    assert eu.json()["provider_slug"] == "local-eu-provider"  # the blocked US provider never serves eu_west
+    assert statuses == [200, 429]  # the client's 4/min, counted in this process
+    warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once per outage, not per request
+    ready = api.get("/readyz").json()
+    assert ready["checks"]["redis"] == "degraded"

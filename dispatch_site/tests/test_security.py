@@ -1,0 +1,70 @@
+"""Hardened settings: CSP on our pages, admin login throttled, no traceback to clients, deploy check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_our_pages_carry_a_content_security_policy(client, admin_client):
+    for page in (client.get("/"), client.get("/docs"), client.get("/admin/login/"), admin_client.get("/admin/")):
+        assert page.status_code == 200
+        policy = page["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert page["X-Frame-Options"] == "DENY"
+    assert "<script>" not in client.get("/docs").content.decode()  # the Swagger init script is a file
+    assert "Content-Security-Policy" not in client.get("/healthz")  # JSON needs none
+
+
+def test_admin_login_is_throttled_against_guessing(settings, django_user_model):
+    settings.ADMIN_LOGIN_MAX_FAILURES = 3
+    django_user_model.objects.create_superuser("root", "root@example.org", "the-right-password-1")
+    browser = Client()
+    for attempt in range(3):
+        response = browser.post("/admin/login/", {"username": "root", "password": f"guess-{attempt}"})
+        assert response.status_code == 200  # the form again: refused
+    blocked = browser.post("/admin/login/", {"username": "root", "password": "the-right-password-1"})
+    assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
+    other_ip = Client(REMOTE_ADDR="10.9.9.9")  # the username is locked too, from any address
+    assert other_ip.post("/admin/login/", {"username": "root", "password": "x"}).status_code == 429
+    fresh = Client(REMOTE_ADDR="10.8.8.8")
+    settings.ADMIN_LOGIN_MAX_FAILURES = 100
+    assert fresh.post("/admin/login/", {"username": "root", "password": "the-right-password-1"}).status_code == 302
+
+
+@pytest.mark.urls("dispatch_site.tests.boom_urls")
+def test_an_unhandled_error_is_json_without_a_traceback(settings):
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "server_error", "message": "An internal error occurred; it has been logged."}
+    }
+    assert b"secret-internal-detail" not in response.content and b"Traceback" not in response.content
+
+
+def test_deploy_check_is_clean_under_production_settings():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "dispatch_site.settings",
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "deploy-check-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
