@@ -35,10 +35,23 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+class JsonBoolean(serializers.BooleanField):
+    """A JSON true or false only: DRF's BooleanField would also take 0, 1, "yes", "off"..."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class NoNulText(serializers.CharField):
-    """Text that PostgreSQL can store: NUL characters are refused."""
+    """A JSON string that PostgreSQL can store: numbers are not coerced, NUL characters are refused."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
         value = super().to_internal_value(data)
         if "\x00" in value:
             raise serializers.ValidationError("NUL characters are not allowed.")

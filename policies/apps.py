@@ -7,5 +7,6 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         from policies import snapshot
+        from policies.api import schema  # noqa: F401 - registers the dispatch body's OpenAPI extension
 
         snapshot.connect_invalidation()

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from dispatch_site.fields import NoNulText, StrictSerializer, choice_field
+from dispatch_site.fields import JsonBoolean, NoNulText, StrictSerializer, choice_field
 from providers.vocabulary import GradeBand, Region, Subject
 
 
@@ -17,11 +17,12 @@ class ContextSerializer(StrictSerializer):
 
 
 class DispatchRequestSerializer(ContextSerializer):
-    teacher_override = serializers.BooleanField(required=False, default=False)
-    override_provider_id = NoNulText(required=False, max_length=64, allow_blank=False)
+    teacher_override = JsonBoolean(required=False, default=False)
+    override_provider_id = NoNulText(required=False, min_length=1, max_length=64, allow_blank=False)
     override_reason = NoNulText(required=False, max_length=2000, allow_blank=True, trim_whitespace=False)
     teacher_id = NoNulText(
         required=False,
+        min_length=1,
         max_length=64,
         allow_blank=False,
         help_text="Required with teacher_override: the registered teacher's id (their profile's teacher id).",
@@ -125,6 +126,12 @@ class RefusalSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
     teacher_override = serializers.BooleanField(required=False)
+
+
+class UnprocessableSerializer(RefusalSerializer):
+    """A 422: a refusal (with its explanation) or a request_id reused with another body (without)."""
+
+    explanation = ExplanationSerializer(required=False)
 
 
 class ProviderSerializer(serializers.Serializer):

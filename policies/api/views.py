@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,7 +54,7 @@ class DispatchView(APIView):
         parameters=[
             OpenApiParameter(
                 "request_id",
-                str,
+                OpenApiTypes.UUID,
                 description="UUID making the call idempotent; generated when missing.",
                 required=False,
             )
@@ -65,7 +66,7 @@ class DispatchView(APIView):
                 s.ErrorSerializer, description="Replay of a decision whose provider is no longer compliant."
             ),
             422: OpenApiResponse(
-                s.RefusalSerializer,
+                s.UnprocessableSerializer,
                 description="Refused (no compliant provider, override refused) or request_id reused with another body.",
             ),
             **ERRORS,
