@@ -10,6 +10,7 @@ from clients.services import api_client_revoke
 from clients.testing import keyed_api
 from clients.tests.endpoints import api_endpoints
 from policies.demo import demo_world_load
+from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
 
 pytestmark = pytest.mark.django_db
 ENDPOINTS = api_endpoints()
@@ -95,11 +96,13 @@ OVERRIDE = {
     "teacher_override": True,
     "override_provider_id": "anthropic-claude",
     "override_reason": "Student needs a model that explains fractions visually",
+    "teacher_id": DEMO_TEACHER_ID,
 }
 
 
 def test_teacher_override_needs_the_override_scope():
     demo_world_load()
+    demo_teacher_load()
     api, _, _ = keyed_api("dispatch")
     response = api.post("/dispatch", OVERRIDE, format="json")
     error = assert_error(response, 403, "missing_scope")

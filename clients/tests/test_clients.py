@@ -19,6 +19,7 @@ from clients.models import ApiClient
 from clients.services import DEMO_CLIENT_KEY, api_client_create, api_client_rotate
 from clients.testing import keyed_api
 from policies.demo import demo_world_load
+from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
@@ -93,6 +94,7 @@ def test_the_audit_row_names_the_client():
 
 def test_a_client_cannot_read_another_clients_dispatch_through_its_request_id():
     demo_world_load()
+    demo_teacher_load()
     alice, a, _ = keyed_api("dispatch", "override")
     bob, b, _ = keyed_api("dispatch")
     rid = uuid.uuid4()
@@ -101,6 +103,7 @@ def test_a_client_cannot_read_another_clients_dispatch_through_its_request_id():
         "teacher_override": True,
         "override_provider_id": "anthropic-claude",
         "override_reason": "Student needs a model that explains fractions visually",
+        "teacher_id": DEMO_TEACHER_ID,
     }
     first = alice.post(f"/dispatch?request_id={rid}", body, format="json")
     assert first.status_code == 200

@@ -16,6 +16,7 @@ from dispatch_site import ratelimit
 from policies.demo import demo_world_load
 from providers.limits import provider_tokens_add, provider_usage
 from providers.models import ModelProvider
+from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
@@ -84,6 +85,7 @@ def test_every_provider_at_its_limit_is_a_refusal_naming_the_limit(world):
 
 
 def test_an_override_to_a_provider_at_its_limit_is_refused(world):
+    demo_teacher_load()
     ModelProvider.objects.filter(slug="anthropic-claude").update(requests_per_minute=1)
     api, _, _ = keyed_api("dispatch", "override")
     body = {
@@ -91,6 +93,7 @@ def test_an_override_to_a_provider_at_its_limit_is_refused(world):
         "teacher_override": True,
         "override_provider_id": "anthropic-claude",
         "override_reason": "Student needs a model that explains fractions visually",
+        "teacher_id": DEMO_TEACHER_ID,
     }
     assert api.post("/dispatch", body, format="json").status_code == 200
     refused = api.post("/dispatch", body, format="json")

@@ -35,7 +35,9 @@ def teacher_client(demo) -> Client:
 @pytest.fixture
 def api_client(db) -> APIClient:
     """A client app calling `POST /dispatch` with teacher overrides (the one place API access is set up)."""
-    return APIClient()
+    from clients.testing import keyed_api
+
+    return keyed_api("dispatch", "override", name="teacher-app")[0]
 
 
 def form_post(client: Client, **fields: str):

@@ -11,6 +11,12 @@ pytestmark = pytest.mark.django_db
 PER_REGION = len(Subject.values) * len(GradeBand.values)
 
 
+@pytest.fixture
+def client(keyed_api):
+    """A client app with an API key (the endpoint needs the `read` scope)."""
+    return keyed_api
+
+
 def test_all_configured_regions_with_gaps_counted(client):
     demo_world_load()
     body = client.get("/coverage").json()
@@ -65,4 +71,4 @@ def test_declared_in_the_schema(client):
     schema = yaml.safe_load(client.get("/schema").content)
     operation = schema["paths"]["/coverage"]["get"]
     assert operation["operationId"] == "coverage"
-    assert set(operation["responses"]) == {"200", "400"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "429"}  # access control adds 401/403/429

@@ -10,6 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from audit.models import DispatchLog
+from clients.testing import keyed_api
 from policies.demo import demo_world_load
 
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
@@ -19,6 +20,7 @@ BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_eas
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_id_produce_one_row_and_identical_bodies(require_postgres):
     demo_world_load()
+    _, _, key = keyed_api("dispatch")
     ids = [uuid.uuid4() for _ in range(5)]
     copies = 4
     barrier = threading.Barrier(len(ids) * copies)
@@ -29,6 +31,7 @@ def test_concurrent_requests_with_one_id_produce_one_row_and_identical_bodies(re
     def worker(rid: uuid.UUID) -> None:
         try:
             client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
             barrier.wait(timeout=10)
             response = client.post(f"/dispatch?request_id={rid}", BASIC, format="json")
             with lock:
