@@ -58,6 +58,7 @@ def world_load(policies: int) -> dict[str, int]:
 
     call_command("migrate", verbosity=0)
     demo_world_load()
+    ModelProvider.objects.update(requests_per_minute=2_000_000_000, tokens_per_minute=2_000_000_000)
     providers = list(ModelProvider.objects.order_by("slug"))
     templates = list(PromptTemplate.objects.order_by("slug"))
     plan = policy_plan(policies, providers=len(providers), templates=len(templates))
@@ -89,6 +90,19 @@ def world_load(policies: int) -> dict[str, int]:
     )
     stamp_bump()
     return {"policies": DispatchPolicy.objects.filter(is_active=True).count(), "providers": len(providers)}
+
+
+def bench_client_create() -> str:
+    """An API client for the load (every scope, a rate it cannot reach); returns its key.
+
+    Provider limits stay on but out of reach (world_load), so the bench measures decisions, with
+    the auth, throttle and provider-limit steps they now include, rather than rate-limit refusals.
+    """
+    from clients.models import Scope
+    from clients.services import api_client_create
+
+    _, key = api_client_create(name=f"bench-{os.getpid()}", scopes=Scope.values, rate="999999999/min")
+    return key
 
 
 def response_width(samples: int = 1000) -> int:

@@ -5,6 +5,7 @@ local grades = {GRADES}
 local regions = {REGIONS}
 local path = os.getenv("BENCH_PATH") or "/dispatch"
 local run = os.getenv("BENCH_RUN") or "0"
+local key = os.getenv("BENCH_KEY") or ""
 local counter = 0
 local threads = 0
 thread_no = 0  -- a global: setup() sets it in each thread's own Lua state
@@ -23,5 +24,6 @@ function request()
   local rid = string.format("%08x-%04x-4000-8000-%012x", tonumber(run) % 4294967296, thread_no, counter)
   local body = string.format('{"subject":"%s","grade_band":"%s","region":"%s"}',
     subjects[math.random(#subjects)], grades[math.random(#grades)], regions[math.random(#regions)])
-  return wrk.format("POST", path .. "?request_id=" .. rid, {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Api-Key " .. key}
+  return wrk.format("POST", path .. "?request_id=" .. rid, headers, body)
 end

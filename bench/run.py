@@ -29,6 +29,7 @@ from bench.http_bench import (  # noqa: E402
     REDIS_SERVER,
     LoadFigures,
     Stack,
+    bench_client_create,
     database_create,
     database_drop,
     lua_script,
@@ -182,6 +183,8 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
     try:
         django_setup(database)
         counts = world_load(args.policies)
+        key = bench_client_create()
+        os.environ["BENCH_KEY"] = key  # load.lua sends it (wrk inherits the environment)
         build_ms, built = snapshot_build_ms()
         stamp_db_us, stamp_redis_us = stamp_check_us()
         stack.baseline_width = response_width()
@@ -227,6 +230,7 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             url=stack.base + "/policies/validate?subject=mathematics&grade_band=elementary&region=us_east",
             pids=pids,
             changes=args.changes,
+            key=key,
         )
         out += [
             f"3. Staleness: authoring change committed -> all {len(pids)} workers serving it"

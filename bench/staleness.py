@@ -49,6 +49,7 @@ class Traffic:
     url: str
     threads: int = 8
     stop: threading.Event | None = None
+    key: str = ""  # an API key (Authorization: Api-Key) for endpoints that need one
 
     def __enter__(self) -> Traffic:
         self.stop = threading.Event()
@@ -60,7 +61,9 @@ class Traffic:
         assert self.stop is not None
         while not self.stop.is_set():
             try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:  # noqa: S310 - loopback
+                headers = {"Authorization": f"Api-Key {self.key}"} if self.key else {}
+                request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - loopback
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
                     response.read()
             except OSError:
                 time.sleep(0.01)
@@ -88,10 +91,12 @@ def authoring_change(n: int) -> tuple[int, float]:
     return SnapshotStamp.objects.get(pk=1).version, committed
 
 
-def staleness_measure(log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0) -> list[float]:
+def staleness_measure(
+    log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0, key: str = ""
+) -> list[float]:
     """Seconds from commit to every worker rebuilt, once per change."""
     figures = []
-    with Traffic(url):
+    with Traffic(url, key=key):
         time.sleep(0.5)
         for n in range(changes):
             version, committed = authoring_change(n)
