@@ -136,7 +136,7 @@ def test_with_redis_down_dispatch_keeps_working_degrades_limits_and_stays_compli
     assert second.json()["provider_slug"] == "anthropic-claude"  # per-process count still limits
     assert eu.json()["provider_slug"] == "local-eu-provider"  # the blocked US provider never serves eu_west
     assert statuses == [200, 429]  # the client's 4/min, counted in this process
-    warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    warnings = [r for r in caplog.records if r.name == "dispatch.ratelimit" and "Redis unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per outage, not per request
     ready = api.get("/readyz").json()
     assert ready["checks"]["redis"] == "degraded"
