@@ -35,6 +35,7 @@ from audit.models import (
     latency_bucket_column,
 )
 from dispatch_site.errors import DispatchError
+from providers.limits import provider_tokens_add
 from providers.models import ModelProvider
 
 
@@ -188,6 +189,8 @@ def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeRep
             )
     if created:
         outcome_observe(region=log.region, success=report.success, latency_ms=report.latency_ms)
+        # The provider's tokens-per-minute budget (providers.limits): dispatch passes it over once spent.
+        provider_tokens_add(provider_id=str(log.provider_id), tokens=report.input_tokens + report.output_tokens)
         return OutcomeResult(outcome, str(request_id), created=True)
     stored = DispatchOutcome.objects.get(pk=log.pk)
     if stored.fingerprint != fingerprint:

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from audit.api import serializers as s
 from audit.outcomes import OutcomeReport, OutcomeResult, outcome_report
 from audit.selectors import analytics
+from clients.auth import client_ref
 from policies.api.serializers import ErrorSerializer
 from policies.services import request_fingerprint
 
@@ -73,7 +74,7 @@ class OutcomeView(APIView):
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = body.validated_data
         result = outcome_report(
-            client_ref="",  # the calling API client, once API clients exist (as for /dispatch)
+            client_ref=client_ref(request),  # a client reports (and replays) its own dispatches only
             request_id=rid,
             report=OutcomeReport(**data),
             fingerprint=request_fingerprint(data),

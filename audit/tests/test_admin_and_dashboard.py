@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from audit.tests.factories import log_make
+from clients.testing import keyed_api
 
 pytestmark = pytest.mark.django_db
 
@@ -73,10 +74,11 @@ def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings
     from policies.demo import demo_world_load
 
     demo_world_load()
-    api = APIClient()
+    api = keyed_api()[0]
+    scraper = APIClient()  # /metrics has its own bearer token, not an API key
 
     def counter() -> float:
-        text = api.get("/metrics").content.decode()
+        text = scraper.get("/metrics").content.decode()
         line = 'dispatch_decisions_total{level="exact",outcome="accepted",region="us_east"}'
         return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
 
@@ -88,10 +90,10 @@ def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings
             format="json",
         )
     assert counter() == start + 3
-    assert "dispatch_decision_seconds_bucket" in api.get("/metrics").content.decode()
+    assert "dispatch_decision_seconds_bucket" in scraper.get("/metrics").content.decode()
     settings.METRICS_TOKEN = "scrape-secret"
-    assert api.get("/metrics").status_code == 401
-    assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+    assert scraper.get("/metrics").status_code == 401
+    assert scraper.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
 
 
 def test_admin_index_links_to_the_dashboard(admin_client):

@@ -10,13 +10,13 @@ from dataclasses import asdict
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from audit.models import LATENCY_BOUNDS_MS, DispatchLog, DispatchOutcome
 from audit.outcomes import OutcomeReport, latency_bucket, outcome_report
 from audit.rollups import rollup_fold
 from audit.selectors import Window, dispatch_counts
 from audit.tests.factories import log_make
+from clients.testing import keyed_api
 from policies.services import request_fingerprint
 from policies.tests.factories import make_policy, make_provider
 
@@ -112,7 +112,7 @@ def test_analytics_matches_a_brute_force_recount(generated_log):
 
 def check_against_brute_force(region: str | None, days: int) -> None:
     query = f"?days={days}" + (f"&region={region}" if region else "")
-    response = APIClient().get("/analytics" + query)
+    response = keyed_api()[0].get("/analytics" + query)
     assert response.status_code == 200, response.content
     body = response.json()
     expected = brute_force(region, days)
@@ -131,7 +131,7 @@ def check_against_brute_force(region: str | None, days: int) -> None:
 
 
 def test_seed_shape_is_present(generated_log):
-    body = APIClient().get("/analytics?region=us_east&days=30").json()
+    body = keyed_api()[0].get("/analytics?region=us_east&days=30").json()
     for key in (
         "total_requests",
         "success_rate",
@@ -164,7 +164,7 @@ def test_live_rows_above_the_watermark_count_the_same_as_folded_ones(generated_l
     ],
 )
 def test_bad_filters_are_400_naming_the_field(query, field):
-    response = APIClient().get("/analytics" + query)
+    response = keyed_api()[0].get("/analytics" + query)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_input" and field in error["fields"]

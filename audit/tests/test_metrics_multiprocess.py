@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from clients.services import DEMO_CLIENT_KEY
 from dispatch_site.tests.test_start_script import ROOT, free_port, wait_ready
 
 
@@ -48,7 +49,11 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
             request = urllib.request.Request(  # noqa: S310 - loopback only
                 f"{base}/dispatch?request_id={uuid.uuid4()}",
                 data=body,
-                headers={"Content-Type": "application/json", "Connection": "close"},
+                headers={
+                    "Content-Type": "application/json",
+                    "Connection": "close",
+                    "Authorization": f"Api-Key {DEMO_CLIENT_KEY}",  # the demo client (SEED_DEMO)
+                },
                 method="POST",
             )
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310

@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import DispatchLog, DispatchOutcome, ModelMetric, ModelMetricDaily
+from clients.testing import keyed_api
 from policies.demo import demo_world_load
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ REPORT = {"success": True, "latency_ms": 840, "input_tokens": 1000, "output_toke
 @pytest.fixture
 def api():
     demo_world_load()
-    return APIClient()
+    return keyed_api()[0]
 
 
 def dispatched(api: APIClient, body: dict | None = None) -> str:

@@ -9,12 +9,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from audit.integrity import Problem, VerifyReport, audit_log_verify
 from audit.models import AuditPurge, DispatchLog, DispatchOutcome, ModelMetric
 from audit.outcomes import OutcomeReport, outcome_report
 from audit.tests.factories import log_make
+from clients.testing import keyed_api
 from policies.services import request_fingerprint
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the purge runs its own transactions
@@ -43,7 +43,7 @@ def aged_log(providers, settled):
 
 def test_purge_deletes_old_rows_keeps_rollups_and_verification(aged_log, capsys):
     old, recent = aged_log
-    before = APIClient().get("/analytics?days=365").json()
+    before = keyed_api()[0].get("/analytics?days=365").json()
     call_command("purge_dispatch_logs", "--older-than", "30", "--batch-size", "3")
     assert "purged 8 rows" in capsys.readouterr().out  # whole checkpoints of 4 rows; the third mixes old and new
     remaining = set(DispatchLog.objects.values_list("id", flat=True))
@@ -52,7 +52,7 @@ def test_purge_deletes_old_rows_keeps_rollups_and_verification(aged_log, capsys)
     purge = AuditPurge.objects.get()
     assert purge.rows_deleted == 8 and purge.finished_at is not None and purge.through_id == old[7].pk
     assert ModelMetric.objects.get().requests == 10  # rollups kept
-    after = APIClient().get("/analytics?days=365").json()
+    after = keyed_api()[0].get("/analytics?days=365").json()
     assert after == before
     assert audit_log_verify().ok
     call_command("verify_audit_log")

@@ -184,3 +184,43 @@ def test_admin_rejects_a_bad_rate(admin_client):
     )
     assert response.status_code == 200 and "N/period" in response.content.decode()
     assert not ApiClient.objects.filter(name="bad").exists()
+
+
+REPORT = {"success": True, "latency_ms": 840, "input_tokens": 512, "output_tokens": 230}
+
+
+def test_a_client_cannot_report_or_read_another_clients_outcome():
+    demo_world_load()
+    alice, _, _ = keyed_api("dispatch", "outcome")
+    bob, _, _ = keyed_api("dispatch", "outcome")
+    rid = alice.post("/dispatch", BASIC, format="json").json()["request_id"]
+    assert alice.post(f"/dispatch/{rid}/outcome", REPORT, format="json").status_code == 201
+    # Bob sending the same report would replay Alice's stored outcome if ids were not per client.
+    for body in (REPORT, {**REPORT, "success": False, "error_code": "timeout"}):
+        response = bob.post(f"/dispatch/{rid}/outcome", body, format="json")
+        assert response.status_code == 404 and "request_id" not in response.json()
+    assert alice.post(f"/dispatch/{rid}/outcome", REPORT, format="json")["Idempotent-Replayed"] == "true"
+
+
+def test_reported_tokens_count_against_the_providers_tokens_per_minute():
+    demo_world_load()
+    from providers.models import ModelProvider
+
+    ModelProvider.objects.filter(slug="openai-gpt4").update(tokens_per_minute=1000)
+    api, _, _ = keyed_api("dispatch", "outcome")
+    first = api.post("/dispatch", BASIC, format="json").json()
+    assert first["provider_slug"] == "openai-gpt4"
+    report = {**REPORT, "input_tokens": 700, "output_tokens": 300}
+    assert api.post(f"/dispatch/{first['request_id']}/outcome", report, format="json").status_code == 201
+    body = api.post("/dispatch", BASIC, format="json").json()
+    assert body["provider_slug"] == "anthropic-claude"
+    assert {s["name"]: s["reason"] for s in body["explanation"]["passed_over"]} == {"openai-gpt4": "rate_limited"}
+
+
+def test_the_dashboard_is_for_administrators_only(client, admin_client, django_user_model):
+    teacher = django_user_model.objects.create_user("teacher-2", password="teacher-2-password")
+    client.force_login(teacher)
+    assert client.get("/admin/audit/dashboard/").status_code == 302
+    _, _, key = keyed_api("analytics")
+    assert APIClient().get("/admin/audit/dashboard/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 302
+    assert admin_client.get("/admin/audit/dashboard/").status_code == 200
