@@ -45,12 +45,12 @@ def _login_keys(request: HttpRequest) -> list[str]:
 class AdminLoginThrottleMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
-        self._login_path: str | None = None
+        self._login_paths: frozenset[str] | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._login_path is None:
-            self._login_path = reverse("admin:login")
-        if request.method != "POST" or request.path != self._login_path:
+        if self._login_paths is None:  # the admin's and the teachers' login pages share the counters
+            self._login_paths = frozenset({reverse("admin:login"), reverse("teachers:login")})
+        if request.method != "POST" or request.path not in self._login_paths:
             return self.get_response(request)
         keys = _login_keys(request)
         limit, window = settings.ADMIN_LOGIN_MAX_FAILURES, settings.ADMIN_LOGIN_LOCKOUT_SECONDS

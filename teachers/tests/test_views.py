@@ -243,3 +243,13 @@ def test_resubmitting_a_page_whose_provider_was_since_blocked_says_so(teacher_cl
     assert response.status_code == 409
     assert "may no longer serve us_east" in response.content.decode()
     assert DispatchLog.objects.count() == 1
+
+
+def test_teacher_login_is_throttled_against_guessing_like_the_admins(demo, settings):
+    settings.ADMIN_LOGIN_MAX_FAILURES = 3
+    guesser = Client(REMOTE_ADDR="10.7.7.7")
+    for attempt in range(3):
+        response = guesser.post("/accounts/login/", {"username": "teacher", "password": f"guess-{attempt}"})
+        assert response.status_code == 200  # the form again: refused
+    blocked = guesser.post("/accounts/login/", {"username": "teacher", "password": "dispatch-demo-teacher"})
+    assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
