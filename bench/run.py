@@ -37,6 +37,7 @@ from bench.http_bench import (  # noqa: E402
     world_load,
     wrk_run,
 )
+from bench.inprocess import cpu_per_request  # noqa: E402
 from bench.staleness import build_times, staleness_measure  # noqa: E402
 
 DISPATCH, BASELINE = "/dispatch", "/bench/baseline"
@@ -127,6 +128,7 @@ def django_setup(database: str) -> None:
     os.environ["CACHE_KEY_PREFIX"] = database
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DB_POOL"] = "false"  # one plain connection for the bench's own writes
+    os.environ["BENCH_BASELINE"] = "1"  # the in-process comparison calls /bench/baseline too
     import django
 
     django.setup()
@@ -188,6 +190,11 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         build_ms, built = snapshot_build_ms()
         stamp_db_us, stamp_redis_us = stamp_check_us()
         stack.baseline_width = response_width()
+        os.environ["BENCH_BASELINE_WIDTH"] = str(stack.baseline_width)
+        from django.conf import settings
+
+        settings.BENCH_BASELINE_WIDTH = stack.baseline_width
+        inprocess = cpu_per_request((BASELINE, DISPATCH), calls=300 if args.quick else 1000)
         prep = time.monotonic() - started
         script = lua_script(workdir / "load.lua")
         stack.start()
@@ -221,6 +228,13 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             f"   stamp check (every SNAPSHOT_CHECK_INTERVAL per worker): PostgreSQL SELECT {stamp_db_us:.0f} µs,"
             f" Redis GET {stamp_redis_us:.0f} µs (median of 500)"
         )
+        b, d = inprocess[BASELINE], inprocess[DISPATCH]
+        out.append(
+            f"   in-process (WSGI handler, no server), CPU per request: baseline {b['cpu_us']:.0f} µs,"
+            f" dispatch {d['cpu_us']:.0f} µs ({d['cpu_us'] / b['cpu_us']:.2f}x); wall {b['wall_us']:.0f} /"
+            f" {d['wall_us']:.0f} µs (the rest is PostgreSQL's commit)"
+        )
+        figures["inprocess"] = inprocess
         figures["stamp_check_us"] = {"postgresql": stamp_db_us, "redis": stamp_redis_us}
         figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
         figures["snapshot_build_ms"] = build_ms
