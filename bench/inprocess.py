@@ -18,7 +18,7 @@ from typing import Any
 from bench.world import contexts
 
 
-def _call(app: Any, path: str, context: tuple[str, str, str]) -> str:
+def _call(app: Any, path: str, context: tuple[str, str, str], api_key: str = "") -> str:
     body = json.dumps({"subject": context[0], "grade_band": context[1], "region": context[2]}).encode()
     environ = {
         "REQUEST_METHOD": "POST",
@@ -33,6 +33,8 @@ def _call(app: Any, path: str, context: tuple[str, str, str]) -> str:
         "SERVER_PORT": "80",
         "HTTP_HOST": "127.0.0.1",
     }
+    if api_key:
+        environ["HTTP_AUTHORIZATION"] = f"Api-Key {api_key}"
     status: list[str] = []
     response = app(environ, lambda s, h: status.append(s))
     b"".join(response)
@@ -40,7 +42,9 @@ def _call(app: Any, path: str, context: tuple[str, str, str]) -> str:
     return status[0]
 
 
-def cpu_per_request(paths: tuple[str, ...], *, calls: int, rounds: int = 3) -> dict[str, dict[str, float]]:
+def cpu_per_request(
+    paths: tuple[str, ...], *, calls: int, rounds: int = 3, api_key: str = ""
+) -> dict[str, dict[str, float]]:
     """Median over alternating rounds of CPU and wall microseconds per request, per path."""
     import logging
 
@@ -51,14 +55,14 @@ def cpu_per_request(paths: tuple[str, ...], *, calls: int, rounds: int = 3) -> d
     asks = contexts(max(calls, 500), seed=5)
     for path in paths:  # warm: snapshot, compiled contexts, prepared statements
         for n in range(200):
-            _call(app, path, asks[n])
+            _call(app, path, asks[n], api_key)
     cpu: dict[str, list[float]] = {p: [] for p in paths}
     wall: dict[str, list[float]] = {p: [] for p in paths}
     for _ in range(rounds):
         for path in paths:
             c0, w0 = time.process_time(), time.perf_counter()
             for n in range(calls):
-                _call(app, path, asks[n % len(asks)])
+                _call(app, path, asks[n % len(asks)], api_key)
             cpu[path].append((time.process_time() - c0) / calls * 1e6)
             wall[path].append((time.perf_counter() - w0) / calls * 1e6)
     logging.disable(logging.NOTSET)

@@ -5,7 +5,9 @@ local grades = {GRADES}
 local regions = {REGIONS}
 local path = os.getenv("BENCH_PATH") or "/dispatch"
 local run = os.getenv("BENCH_RUN") or "0"
-local key = os.getenv("BENCH_KEY") or ""
+local api_key = os.getenv("BENCH_API_KEY") or ""
+local headers = {["Content-Type"] = "application/json"}
+if api_key ~= "" then headers["Authorization"] = "Api-Key " .. api_key end
 local counter = 0
 local threads = 0
 thread_no = 0  -- a global: setup() sets it in each thread's own Lua state
@@ -24,6 +26,5 @@ function request()
   local rid = string.format("%08x-%04x-4000-8000-%012x", tonumber(run) % 4294967296, thread_no, counter)
   local body = string.format('{"subject":"%s","grade_band":"%s","region":"%s"}',
     subjects[math.random(#subjects)], grades[math.random(#grades)], regions[math.random(#regions)])
-  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Api-Key " .. key}
   return wrk.format("POST", path .. "?request_id=" .. rid, headers, body)
 end

@@ -29,7 +29,7 @@ from bench.http_bench import (  # noqa: E402
     REDIS_SERVER,
     LoadFigures,
     Stack,
-    bench_client_create,
+    api_key_create,
     database_create,
     database_drop,
     lua_script,
@@ -185,8 +185,7 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
     try:
         django_setup(database)
         counts = world_load(args.policies)
-        key = bench_client_create()
-        os.environ["BENCH_KEY"] = key  # load.lua sends it (wrk inherits the environment)
+        api_key = api_key_create()  # both endpoints get it; only dispatch checks it
         build_ms, built = snapshot_build_ms()
         stamp_db_us, stamp_redis_us = stamp_check_us()
         stack.baseline_width = response_width()
@@ -194,13 +193,13 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         from django.conf import settings
 
         settings.BENCH_BASELINE_WIDTH = stack.baseline_width
-        inprocess = cpu_per_request((BASELINE, DISPATCH), calls=300 if args.quick else 1000)
+        inprocess = cpu_per_request((BASELINE, DISPATCH), calls=300 if args.quick else 1000, api_key=api_key)
         prep = time.monotonic() - started
         script = lua_script(workdir / "load.lua")
         stack.start()
         run_id = int(time.time())
         for endpoint in (DISPATCH, BASELINE):  # warm every worker: snapshot, pool, code paths
-            wrk_run(stack, endpoint=endpoint, connections=8, seconds=2, script=script, run_id=run_id)
+            wrk_run(stack, endpoint=endpoint, connections=8, seconds=2, script=script, run_id=run_id, api_key=api_key)
             run_id += 1
         runs: dict[tuple[str, int], list[LoadFigures]] = {}
         for round_no in range(args.rounds):
@@ -209,7 +208,13 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
                 for endpoint in order:
                     run_id += 1
                     result = wrk_run(
-                        stack, endpoint=endpoint, connections=conns, seconds=args.seconds, script=script, run_id=run_id
+                        stack,
+                        endpoint=endpoint,
+                        connections=conns,
+                        seconds=args.seconds,
+                        script=script,
+                        run_id=run_id,
+                        api_key=api_key,
                     )
                     runs.setdefault((endpoint, conns), []).append(result)
         results = {key: load_aggregate(value) for key, value in runs.items()}
@@ -244,7 +249,6 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             url=stack.base + "/policies/validate?subject=mathematics&grade_band=elementary&region=us_east",
             pids=pids,
             changes=args.changes,
-            key=key,
         )
         out += [
             f"3. Staleness: authoring change committed -> all {len(pids)} workers serving it"
