@@ -95,14 +95,14 @@ def world_load(policies: int) -> dict[str, int]:
 
 
 def api_key_create() -> str:
-    """An API key with the dispatch scope and a rate no run reaches, when API keys exist (else "")."""
+    """An API key (dispatch, read) with a rate no run reaches, when API keys exist (else "")."""
     from django.apps import apps
 
     if not apps.is_installed("clients"):
         return ""
     from clients.services import api_client_create  # type: ignore[import-not-found,unused-ignore]
 
-    _, key = api_client_create(name="bench", scopes=["dispatch"], rate="100000000/min")
+    _, key = api_client_create(name="bench", scopes=["dispatch", "read"], rate="100000000/min")
     return str(key)
 
 

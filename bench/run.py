@@ -249,6 +249,7 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             url=stack.base + "/policies/validate?subject=mathematics&grade_band=elementary&region=us_east",
             pids=pids,
             changes=args.changes,
+            api_key=api_key,
         )
         out += [
             f"3. Staleness: authoring change committed -> all {len(pids)} workers serving it"

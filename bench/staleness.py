@@ -48,8 +48,8 @@ class Traffic:
 
     url: str
     threads: int = 8
+    api_key: str = ""
     stop: threading.Event | None = None
-    key: str = ""  # an API key (Authorization: Api-Key) for endpoints that need one
 
     def __enter__(self) -> Traffic:
         self.stop = threading.Event()
@@ -59,11 +59,11 @@ class Traffic:
 
     def _loop(self) -> None:
         assert self.stop is not None
+        headers = {"Authorization": f"Api-Key {self.api_key}"} if self.api_key else {}
         while not self.stop.is_set():
             try:
-                headers = {"Authorization": f"Api-Key {self.key}"} if self.key else {}
                 request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - loopback
-                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                     response.read()
             except OSError:
                 time.sleep(0.01)
@@ -92,11 +92,11 @@ def authoring_change(n: int) -> tuple[int, float]:
 
 
 def staleness_measure(
-    log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0, key: str = ""
+    log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0, api_key: str = ""
 ) -> list[float]:
     """Seconds from commit to every worker rebuilt, once per change."""
     figures = []
-    with Traffic(url, key=key):
+    with Traffic(url, api_key=api_key):
         time.sleep(0.5)
         for n in range(changes):
             version, committed = authoring_change(n)
