@@ -47,8 +47,11 @@ def cpu_per_request(
 ) -> dict[str, dict[str, float]]:
     """Median over alternating rounds of CPU and wall microseconds per request, per path."""
     import logging
+    import warnings
 
     from django.core.handlers.wsgi import WSGIHandler
+
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
 
     logging.disable(logging.WARNING)  # refusals log a 4xx warning each; keep the terminal quiet
     app = WSGIHandler()
