@@ -74,7 +74,10 @@ class Traffic:
 
 
 def authoring_change(n: int) -> tuple[int, float]:
-    """Save a policy (the signal bumps the stamp in the same transaction); (new version, commit time)."""
+    """Save a policy (the signal bumps the stamp in the same transaction); (new version, commit time).
+
+    The commit time is the stamp's `changed_at`, written by the bump itself: the work done after
+    the commit (building and sharing the rows) counts as staleness."""
     from policies.models import DispatchPolicy, SnapshotStamp
     from providers.models import ModelProvider
 
@@ -86,9 +89,9 @@ def authoring_change(n: int) -> tuple[int, float]:
         primary_provider=ModelProvider.objects.get(slug="openai-gpt4"),
         priority=900_000 + n,
     )
-    policy.save()  # autocommit: committed when save() returns
-    committed = time.time()
-    return SnapshotStamp.objects.get(pk=1).version, committed
+    policy.save()  # autocommit: committed (and its rows shared) when save() returns
+    stamp = SnapshotStamp.objects.get(pk=1)
+    return stamp.version, stamp.changed_at.timestamp()  # set by the committing UPDATE
 
 
 def staleness_measure(

@@ -1,10 +1,12 @@
-"""One worker builds a snapshot version, the others load its rows from Redis.
+"""One process builds a snapshot version, the others load its rows from Redis.
 
 Every worker rebuilding from PostgreSQL at once multiplied the build by the number of workers on
 a few cores (at 10,000 policies, seconds of staleness). With Redis configured, the first worker
 to see a new version claims it (SET NX with an expiry, in case it dies), builds the rows and
 stores them; the others keep serving their previous snapshot for a moment and then load the
 rows (JSON), which costs a fraction of a build. A worker with no snapshot yet never waits.
+The process that commits an authoring change builds and shares the rows before announcing the
+new version (`policies.snapshot._stamp_committed`), so usually no serving worker builds at all.
 
 The key names the stamp's version and its `changed_at`, read from PostgreSQL, so rows built
 from one database can never be served for another (a restore, a flushed test database).
@@ -61,6 +63,17 @@ def share_get(key: str) -> dict[str, list[Any]] | None:
     except (RedisError, OSError, ValueError) as exc:
         _failed(exc)
         return None
+
+
+def share_exists(key: str) -> bool:
+    client = _client()
+    if client is None:
+        return False
+    try:
+        return bool(client.exists(cache.make_key(f"snapshot-rows:{key}")))
+    except (RedisError, OSError) as exc:
+        _failed(exc)
+        return False
 
 
 def share_claim(key: str) -> bool:

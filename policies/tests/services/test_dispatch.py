@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -17,7 +18,7 @@ from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import dispatch, request_fingerprint
 from policies.snapshot import _state, current_snapshot, snapshot_forget, snapshot_rows
-from policies.snapshot_share import SHARE_RETRY_SECONDS, share_claim, share_put, stamp_token
+from policies.snapshot_share import SHARE_RETRY_SECONDS, share_claim, share_get, share_put, stamp_token
 from policies.stamp import STAMP_KEY, stamp_read, stamp_version
 from policies.tests.factories import make_policy, make_provider, make_rule, make_template
 
@@ -209,12 +210,24 @@ def test_a_version_built_by_one_worker_is_loaded_by_the_others_from_redis(world,
 def test_while_another_worker_builds_a_version_a_worker_serves_its_previous_snapshot(world, redis_stamp, settings):
     settings.SNAPSHOT_SHARE_BUILDS = True
     before = current_snapshot()
-    world["b"].save()
+    world["b"].save()  # the committing process shares the new rows...
     version, key = stamp_token()
-    assert share_claim(key)  # another worker claimed this version and is building it
+    client = get_redis_connection("default")
+    client.delete(cache.make_key(f"snapshot-rows:{key}"), cache.make_key(f"snapshot-claim:{key}"))
+    assert share_claim(key)  # ...pretend it did not: another worker claimed this version and is building it
     snapshot_forget()
     _state["snapshot"] = before  # this worker still holds the previous version
     assert current_snapshot() is before  # not blocked, not building a second time
     share_put(key, snapshot_rows())  # the other worker finished
     time.sleep(SHARE_RETRY_SECONDS)
     assert current_snapshot().version == version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_committing_process_shares_the_new_rows_before_the_mirror_announces_them(world, redis_stamp, settings):
+    settings.SNAPSHOT_SHARE_BUILDS = True
+    world["a"].is_active = False
+    world["a"].save()
+    version, key = stamp_token()
+    assert int(get_redis_connection("default").get(cache.make_key(STAMP_KEY))) == version
+    assert share_get(key) == json.loads(json.dumps(snapshot_rows()))  # serving workers only load these

@@ -21,13 +21,13 @@ from dispatch_site.tests.test_start_script import free_port, wait_ready
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = "subject=mathematics&grade_band=elementary&region=us_east"
 CHANGE = """
-import time
 from policies.models import DispatchPolicy, SnapshotStamp
 from providers.models import ModelProvider
 policy = DispatchPolicy.objects.create(
     name="Staleness probe", subject="mathematics", grade_band="elementary", region="us_east",
     primary_provider=ModelProvider.objects.get(slug="anthropic-claude"), priority=999_999)
-print(SnapshotStamp.objects.get(pk=1).version, time.time(), policy.pk)
+stamp = SnapshotStamp.objects.get(pk=1)
+print(stamp.version, stamp.changed_at.timestamp(), policy.pk)  # changed_at: set by the committing UPDATE
 """
 API_KEY = """
 from clients.services import api_client_create
