@@ -181,11 +181,16 @@ def current_snapshot() -> Snapshot:
     if snapshot is not None and now < _state["next_check"]:
         return snapshot
     version = stamp_read()
+    token = None
+    if (snapshot is None or snapshot.version != version) and _sharing():
+        # Read PostgreSQL before taking the lock: a thread must not wait for a pooled connection
+        # while holding the lock other threads (holding connections) are waiting for.
+        token = stamp_token()
     with _lock:
         snapshot = _state["snapshot"]
         if snapshot is None or snapshot.version != version:
             started = time.perf_counter()
-            loaded = _snapshot_load(version, stale=snapshot)
+            loaded = _snapshot_load(version, token=token, stale=snapshot)
             if loaded is None:  # another worker is building this version: serve ours a moment longer
                 _state["next_check"] = now + SHARE_RETRY_SECONDS
                 assert snapshot is not None
@@ -211,13 +216,19 @@ def current_snapshot() -> Snapshot:
     return snapshot
 
 
-def _snapshot_load(version: int, *, stale: Snapshot | None) -> tuple[Snapshot, str] | None:
+def _sharing() -> bool:
+    # Inside a transaction the rows may be uncommitted: build them here, share nothing.
+    return bool(settings.SNAPSHOT_SHARE_BUILDS) and not connection.in_atomic_block
+
+
+def _snapshot_load(
+    version: int, *, token: tuple[int, str] | None, stale: Snapshot | None
+) -> tuple[Snapshot, str] | None:
     """The snapshot at `version`: shared rows from Redis when another worker built them, else
     built here (and shared). None when another worker is building it and `stale` can serve."""
-    if not settings.SNAPSHOT_SHARE_BUILDS or connection.in_atomic_block:
-        # Inside a transaction the rows may be uncommitted: build them here, share nothing.
+    if token is None:
         return snapshot_build(version=version), "database"
-    version, key = stamp_token()
+    version, key = token
     rows = share_get(key)
     if rows is not None:
         return snapshot_from_rows(rows, version=version), "redis"

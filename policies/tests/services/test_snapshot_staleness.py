@@ -31,7 +31,7 @@ print(stamp.version, stamp.changed_at.timestamp(), policy.pk)  # changed_at: set
 """
 API_KEY = """
 from clients.services import api_client_create
-print(api_client_create(name="staleness", scopes=["read"])[1])
+print(api_client_create(name="staleness", scopes=["read"], rate="100000000/min")[1])
 """
 
 
