@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types check bench bench-analytics install clean
+.PHONY: run test lint types check bench bench-analytics drills drills-quick install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "needs $(PY) (set PY=python3.x)"; exit 1; }
@@ -35,6 +35,14 @@ bench: install
 ## Analytics at 10k vs 1M dispatch rows (needs DATABASE_URL=postgres://.../<a database for it only>)
 bench-analytics: install
 	$(BIN)/python bench/analytics_scale.py
+
+## Reliability drills at full length (private PostgreSQL/Redis/gunicorn); rewrites README's table
+drills: install
+	$(BIN)/python -m drills.run --readme
+
+## The same drills at CI length (what .ci/run runs)
+drills-quick: install
+	$(BIN)/python -m drills.run --quick
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3* artifacts

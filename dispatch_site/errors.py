@@ -7,13 +7,17 @@ name to what was wrong with it and, for choices, the allowed values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from dispatch_site.outage import EXEMPT_PATHS, outage_active, outage_record
 
 logger = logging.getLogger("dispatch.errors")
 
@@ -47,6 +51,62 @@ class ReplayNotCompliant(DispatchError):
     code = "replay_provider_not_compliant"
 
 
+class DatabaseUnavailable(DispatchError):
+    """The database did not answer in time (down, restarting, pool exhausted, statement timeout).
+
+    Nothing was committed for the request, so the client may retry with the same request_id.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "database_unavailable"
+    retry_after_seconds = 1
+
+
+# Driver, pool and timeout failures all arrive as these (Django wraps psycopg's errors, and
+# psycopg_pool.PoolTimeout is an OperationalError): a stall becomes a 503, never a 500.
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+
+
+def database_unavailable(request: HttpRequest, exc: Exception) -> DatabaseUnavailable:
+    """Log a database outage (one line, no traceback) with its request id; the error to answer with."""
+    outage_record(exc)
+    logger.warning(
+        "database unavailable on %s %s request_id=%s: %s: %s",
+        request.method,
+        request.path,
+        request.GET.get("request_id", ""),
+        type(exc).__name__,
+        str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "",
+    )
+    return DatabaseUnavailable("The database is unavailable; retry shortly with the same request_id.")
+
+
+def _unavailable_response(error: DatabaseUnavailable) -> JsonResponse:
+    response = JsonResponse(error.body(), status=error.status_code)
+    response["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A database outage is the same JSON 503 outside the API too (admin, pages), and while this
+    worker holds an outage (see `dispatch_site.outage`) requests get it at once."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if outage_active() and request.path not in EXEMPT_PATHS:
+            return _unavailable_response(
+                DatabaseUnavailable("The database is unavailable; retry shortly with the same request_id.")
+            )
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_DOWN_ERRORS):
+            return None
+        return _unavailable_response(database_unavailable(request, exception))
+
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
@@ -65,6 +125,9 @@ def _flatten(detail: Any) -> Any:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DispatchError):
         return Response(exc.body(), status=exc.status_code)
+    if isinstance(exc, DATABASE_DOWN_ERRORS):
+        error = database_unavailable(context["request"], exc)
+        return Response(error.body(), status=error.status_code, headers={"Retry-After": str(error.retry_after_seconds)})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -9,6 +9,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from dispatch_site.outage import outage_active
+
 logger = logging.getLogger("dispatch.health")
 
 
@@ -18,13 +20,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # any driver or pool error means "not ready"
-        logger.warning("readyz: database unavailable: %s", exc)
+    if outage_active():  # this worker already knows (and re-checks every DB_OUTAGE_HOLD_SECONDS)
         checks["database"] = "unavailable"
+    else:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # any driver or pool error means "not ready"
+            logger.warning("readyz: database unavailable: %s", exc)
+            checks["database"] = "unavailable"
     if settings.REDIS_URL:
         try:
             client = cache.client.get_client()  # type: ignore[attr-defined]

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "dispatch_site.security.ContentSecurityPolicyMiddleware",
     "dispatch_site.security.AdminLoginThrottleMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "dispatch_site.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "dispatch_site.urls"
@@ -113,6 +114,9 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# After a request meets a database outage, the worker answers 503 at once for this long, then
+# retries with a fresh pool (dispatch_site/outage.py): a down database never queues requests.
+DB_OUTAGE_HOLD_SECONDS = float(os.environ.get("DB_OUTAGE_HOLD_SECONDS", "1"))
 if os.environ.get("DATABASE_TEST_NAME"):
     _database["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 DATABASES = {"default": _database}

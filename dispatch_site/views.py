@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -29,6 +31,26 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    request_id = request.GET.get("request_id", "")
-    logger.error("unhandled error on %s %s request_id=%s", request.method, request.path, request_id)
-    return JsonResponse(error_body("server_error", "An internal error occurred; it has been logged."), status=500)
+    """JSON 500 naming only a request id; the log line carries the same id (Django logs the traceback)."""
+    request_id = _request_id(request)
+    exc_type = sys.exc_info()[0]
+    logger.error(
+        "unhandled error on %s %s request_id=%s: %s",
+        request.method,
+        request.path,
+        request_id,
+        exc_type.__name__ if exc_type else "unknown",
+    )
+    body = error_body("server_error", "An internal error occurred; it has been logged under this request_id.")
+    body["request_id"] = request_id
+    return JsonResponse(body, status=500)
+
+
+def _request_id(request: HttpRequest) -> str:
+    """The client's request id (query or Request-Id header) when it is a UUID, else a new one."""
+    for candidate in (request.GET.get("request_id", ""), request.headers.get("Request-Id", "")):
+        try:
+            return str(uuid.UUID(candidate))
+        except ValueError:
+            continue
+    return str(uuid.uuid4())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -44,7 +45,9 @@ class OutcomeView(APIView):
     @extend_schema(
         operation_id="dispatch_outcome",
         summary="Report how the LLM call of an accepted dispatch went (once per request)",
-        parameters=[OpenApiParameter("request_id", str, OpenApiParameter.PATH, description="The dispatch's UUID.")],
+        parameters=[
+            OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The dispatch's UUID.")
+        ],
         request=s.OutcomeRequestSerializer,
         responses={
             201: s.OutcomeSerializer,
@@ -54,6 +57,7 @@ class OutcomeView(APIView):
             409: _error("The dispatch was refused, or an outcome with other values was already reported."),
             413: _error("The body is larger than the limit."),
             415: _error("The body is not JSON."),
+            503: _error("The database is unavailable; retry with the same request_id (Retry-After)."),
         },
         examples=[
             OpenApiExample(
@@ -92,7 +96,11 @@ class AnalyticsView(APIView):
         operation_id="analytics",
         summary="Dispatch and outcome analytics for the last `days` UTC days, optionally for one region",
         parameters=[s.AnalyticsQuerySerializer],
-        responses={200: s.AnalyticsSerializer, 400: _error("Unknown region, days outside 1-365, unknown parameter.")},
+        responses={
+            200: s.AnalyticsSerializer,
+            400: _error("Unknown region, days outside 1-365, unknown parameter."),
+            503: _error("The database is unavailable; retry shortly (Retry-After)."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = s.AnalyticsQuerySerializer(data=request.query_params.dict())

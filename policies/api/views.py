@@ -27,6 +27,12 @@ ERRORS = {
     413: OpenApiResponse(s.ErrorSerializer, description="The body is larger than the limit."),
     415: OpenApiResponse(s.ErrorSerializer, description="The body is not JSON."),
 }
+# Every operation: the database is down or stalled (`database_unavailable`, with Retry-After).
+UNAVAILABLE = {
+    503: OpenApiResponse(
+        s.ErrorSerializer, description="The database is unavailable; retry with the same request_id (Retry-After)."
+    )
+}
 
 
 def _request_id(query: dict[str, str]) -> uuid.UUID | None:
@@ -70,6 +76,7 @@ class DispatchView(APIView):
                 description="Refused (no compliant provider, override refused) or request_id reused with another body.",
             ),
             **ERRORS,
+            **UNAVAILABLE,
         },
         examples=[
             OpenApiExample(
@@ -117,7 +124,7 @@ class ProvidersView(APIView):
         operation_id="providers_list",
         summary="Providers that may serve a region (active and compliant), and the others with why not",
         parameters=[s.RegionQuerySerializer],
-        responses={200: s.ProvidersResponseSerializer, 400: ERRORS[400]},
+        responses={200: s.ProvidersResponseSerializer, 400: ERRORS[400], **UNAVAILABLE},
     )
     def get(self, request: Request) -> Response:
         query = s.RegionQuerySerializer(data=request.query_params.dict())
@@ -164,7 +171,7 @@ class ValidateView(APIView):
         operation_id="policies_validate",
         summary="Whether a context resolves, to what, and what is wrong if not (writes no audit row)",
         parameters=[s.ValidateQuerySerializer],
-        responses={200: s.ValidateResponseSerializer, 400: ERRORS[400]},
+        responses={200: s.ValidateResponseSerializer, 400: ERRORS[400], **UNAVAILABLE},
     )
     def get(self, request: Request) -> Response:
         query = s.ValidateQuerySerializer(data=request.query_params.dict())

@@ -226,3 +226,11 @@ def test_response_body_is_compact_json(api):
     response = post(api, BASIC)
     assert response["Content-Type"] == "application/json"
     json.loads(response.content)
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_teacher_override_takes_only_a_json_boolean(api, value):
+    response = post(api, {**BASIC, "teacher_override": value})
+    assert response.status_code == 400
+    assert "valid boolean" in response.json()["error"]["fields"]["teacher_override"][0]
+    assert DispatchLog.objects.count() == 0

@@ -1,0 +1,44 @@
+"""Every status code the API can answer with, and every one the README documents, is in the
+OpenAPI schema (schemathesis reports an undocumented status as a failure, and so do clients).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from drf_spectacular.generators import SchemaGenerator
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+# What each operation can answer, from its code paths (the DB-outage 503 applies to all).
+MUST_DECLARE = {
+    "dispatch": {"200", "400", "409", "413", "415", "422", "503"},
+    "providers_list": {"200", "400", "503"},
+    "policies_validate": {"200", "400", "503"},
+    "dispatch_outcome": {"200", "201", "400", "404", "409", "413", "415", "503"},
+}
+
+
+def schema_statuses() -> dict[str, set[str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        operation["operationId"]: set(operation["responses"])
+        for item in schema["paths"].values()
+        for operation in item.values()
+    }
+
+
+def test_each_operation_declares_every_status_it_can_return():
+    declared = schema_statuses()
+    for operation, statuses in MUST_DECLARE.items():
+        assert statuses <= declared[operation], f"{operation} lacks {sorted(statuses - declared[operation])}"
+
+
+def test_every_status_code_the_readme_documents_for_the_api_is_in_the_schema():
+    text = README.read_text()
+    api = text[text.index("## API") : text.index("\n## ", text.index("## API") + 1)]
+    documented = set(re.findall(r"`([1-5]\d\d)\b", api))
+    declared = set().union(*schema_statuses().values())
+    assert documented, "the README's API section names no status codes"
+    assert documented <= declared, f"documented but not in the schema: {sorted(documented - declared)}"
