@@ -68,6 +68,8 @@ def outage_record(exc: BaseException) -> None:
     """Note a database failure met by a request; an outage starts this worker's hold."""
     if type(exc.__cause__).__name__ == "QueryCanceled":
         return  # statement timeout: the database is up, this query was slow
+    if _state["down"] or database_reachable():
+        return  # already held, or up (a saturated pool or a dropped connection is not an outage)
     with _lock:
         if _state["down"]:
             return

@@ -5,7 +5,6 @@ id (logged with the same id), and a database outage is a JSON 503, on API views 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 
 import pytest
@@ -85,21 +84,19 @@ def test_the_crash_paths_exist_only_in_the_test_urlconf():
     assert not any("crash" in str(getattr(pattern, "pattern", "")) for pattern in urls.urlpatterns)
 
 
-@override_settings(DEBUG=False, DB_OUTAGE_HOLD_SECONDS=0.3)
-def test_after_an_outage_the_worker_answers_503_at_once_for_the_hold_then_tries_again(client):
+@override_settings(DEBUG=False)
+def test_a_database_error_while_the_database_answers_is_a_503_for_that_request_only(client):
+    """A saturated pool or one dropped connection is not an outage: no hold, the next request is served.
+    (The hold itself, with PostgreSQL really stopped, is the PostgreSQL-restart drill in drills/.)"""
     from clients.testing import keyed_api
     from policies.demo import demo_world_load
 
     demo_world_load()
     api = keyed_api()[0]
-    assert api.get("/providers?region=us_east").status_code == 200
     assert client.get("/crash/db-api").status_code == 503
-    assert outage_active()
-    held = api.get("/providers?region=us_east")  # would succeed: the hold answers without the database
-    assert held.status_code == 503 and held.json()["error"]["code"] == "database_unavailable"
-    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 503
-    time.sleep(0.35)
+    assert not outage_active()
     assert api.get("/providers?region=us_east").status_code == 200
+    assert client.get("/readyz").status_code == 200
 
 
 @override_settings(DEBUG=False)
