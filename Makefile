@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types check bench bench-analytics drills drills-quick install clean
+.PHONY: browser run test lint types check bench bench-analytics drills drills-quick install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "needs $(PY) (set PY=python3.x)"; exit 1; }
@@ -14,12 +14,20 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# Browser tests drive Debian's chromium; install it when missing and we may (root with apt-get).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
+
 ## Serve with demo data on SQLite at http://127.0.0.1:8002 (gunicorn)
 run: install
 	SEED_DEMO=1 PYTHON=$(BIN)/python bin/start
 
 ## Run the test suite (SQLite unless DATABASE_URL is set)
-test: install
+test: install browser
 	$(BIN)/pytest -q
 
 lint: install
