@@ -35,6 +35,7 @@ from audit.models import (
     latency_bucket_column,
 )
 from dispatch_site.errors import DispatchError
+from dispatch_site.inserts import insert_ignoring_conflict
 from providers.limits import provider_tokens_add
 from providers.models import ModelProvider
 
@@ -83,21 +84,6 @@ def outcome_cost(provider: ModelProvider, report: OutcomeReport) -> Decimal:
 
 def latency_bucket(latency_ms: int) -> int:
     return next(bound for bound in LATENCY_BOUNDS_MS if latency_ms <= bound)
-
-
-def _insert_ignoring_conflict(instance: models.Model, conflict: str) -> bool:
-    meta = instance._meta
-    fields = list(meta.concrete_fields)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote(conflict)}) DO NOTHING RETURNING {quote(conflict)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.fetchone() is not None
 
 
 def _metric_add(model: type[models.Model], keys: dict[str, Any], counts: dict[str, Any]) -> None:
@@ -167,7 +153,9 @@ def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeRep
         fingerprint=fingerprint,
     )
     with transaction.atomic():
-        created = _insert_ignoring_conflict(outcome, "dispatch_log_id")
+        created = (
+            insert_ignoring_conflict(outcome, conflict=("dispatch_log_id",), returning="dispatch_log_id") is not None
+        )
         if created:
             counts = _counts(outcome)
             hour = log.created_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -21,13 +21,13 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from audit.instruments import dispatch_observe
 from audit.integrity import row_digest
 from audit.models import DispatchLog, Outcome
 from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
+from dispatch_site.inserts import insert_ignoring_conflict
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
@@ -157,20 +157,8 @@ def dispatch_log_insert(*, log: DispatchLog) -> bool:
     The row's HMAC digest (tamper evidence) is computed here, in Python, and goes in the same INSERT.
     """
     log.digest = row_digest(log)
-    meta = DispatchLog._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    values = [f.get_db_prep_save(f.pre_save(log, add=True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "
-        f"ON CONFLICT ({quote('client_ref')}, {quote('request_id')}) DO NOTHING RETURNING {quote('id')}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
+    pk = insert_ignoring_conflict(log, conflict=("client_ref", "request_id"), returning="id")
+    if pk is None:
         return False
-    log.pk = row[0]
+    log.pk = pk
     return True
