@@ -139,7 +139,9 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+        # Nothing of the bench process's own configuration reaches the server (DB_POOL=false once
+        # leaked in and the server opened a connection per request): production defaults only.
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "DB_", "REDIS_"))}
         return {
             **keep,
             "DJANGO_ENV": "production",

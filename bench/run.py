@@ -127,7 +127,8 @@ def django_setup(database: str) -> None:
     os.environ["REDIS_URL"] = f"{REDIS_SERVER}/{REDIS_DB}"
     os.environ["CACHE_KEY_PREFIX"] = database
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DB_POOL"] = "false"  # one plain connection for the bench's own writes
+    # The in-process comparison runs the production connection handling (the psycopg pool), as
+    # gunicorn does: without it each request would open a connection and that would dominate.
     os.environ["BENCH_BASELINE"] = "1"  # the in-process comparison calls /bench/baseline too
     import django
 
@@ -237,25 +238,28 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         out.append(
             f"   in-process (WSGI handler, no server), CPU per request: baseline {b['cpu_us']:.0f} µs,"
             f" dispatch {d['cpu_us']:.0f} µs ({d['cpu_us'] / b['cpu_us']:.2f}x); wall {b['wall_us']:.0f} /"
-            f" {d['wall_us']:.0f} µs (the rest is PostgreSQL's commit)"
+            f" {d['wall_us']:.0f} µs (the rest: waiting on PostgreSQL and Redis)"
         )
         figures["inprocess"] = inprocess
         figures["stamp_check_us"] = {"postgresql": stamp_db_us, "redis": stamp_redis_us}
         figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
         figures["snapshot_build_ms"] = build_ms
         pids = stack.worker_pids()
-        seconds = staleness_measure(
+        measured = staleness_measure(
             stack.log_path,
             url=stack.base + "/policies/validate?subject=mathematics&grade_band=elementary&region=us_east",
             pids=pids,
             changes=args.changes,
             api_key=api_key,
         )
+        seconds, announce = [m[0] for m in measured], [m[1] for m in measured]
         out += [
             f"3. Staleness: authoring change committed -> all {len(pids)} workers serving it"
-            f" ({len(seconds)} changes, check interval from settings)",
+            f" ({len(seconds)} changes, check interval from settings; wrk keeps every worker busy)",
             f"   median {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms"
             " (target <= 1000 ms) " + ("PASS" if max(seconds) <= 1.0 else "FAIL"),
+            f"   of which the committing process building and sharing the rows: median"
+            f" {statistics.median(announce) * 1000:.0f} ms, max {max(announce) * 1000:.0f} ms",
         ]
         times = build_times(stack.log_path)
         out.append(
@@ -267,6 +271,7 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             )
         )
         figures["staleness_ms"] = [s * 1000 for s in seconds]
+        figures["announce_ms"] = [s * 1000 for s in announce]
         figures["rebuild_ms"] = times
     finally:
         stack.stop()

@@ -8,9 +8,9 @@ max over workers of (T - C) for the first version >= the new one.
 from __future__ import annotations
 
 import re
-import threading
+import shutil
+import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,37 +44,35 @@ def served_everywhere(log_path: Path, *, version: int, pids: set[int], since: fl
 
 @dataclass
 class Traffic:
-    """Background GETs from several threads, so every worker keeps serving during the measurement."""
+    """Background GETs from a separate process (wrk, 8 connections), so every worker keeps serving
+    during the measurement and the committing process (this one) is not slowed by the load."""
 
     url: str
-    threads: int = 8
+    connections: int = 8
     api_key: str = ""
-    stop: threading.Event | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Traffic:
-        self.stop = threading.Event()
-        for _ in range(self.threads):
-            threading.Thread(target=self._loop, daemon=True).start()
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            raise RuntimeError("needs wrk: apt-get install -y wrk")
+        headers = ["-H", f"Authorization: Api-Key {self.api_key}"] if self.api_key else []
+        self.process = subprocess.Popen(  # noqa: S603 - loopback load on our own server
+            [wrk, "-t1", f"-c{self.connections}", "-d600s", *headers, self.url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return self
 
-    def _loop(self) -> None:
-        assert self.stop is not None
-        headers = {"Authorization": f"Api-Key {self.api_key}"} if self.api_key else {}
-        while not self.stop.is_set():
-            try:
-                request = urllib.request.Request(self.url, headers=headers)  # noqa: S310 - loopback
-                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                    response.read()
-            except OSError:
-                time.sleep(0.01)
-
     def __exit__(self, *exc: object) -> None:
-        assert self.stop is not None
-        self.stop.set()
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
-def authoring_change(n: int) -> tuple[int, float]:
-    """Save a policy (the signal bumps the stamp in the same transaction); (new version, commit time).
+def authoring_change(n: int) -> tuple[int, float, float]:
+    """Save a policy (the signal bumps the stamp in the same transaction); (new version, commit
+    time, announce time: when the committing process had shared the rows and raised the mirror).
 
     The commit time is the stamp's `changed_at`, written by the bump itself: the work done after
     the commit (building and sharing the rows) counts as staleness."""
@@ -90,24 +88,25 @@ def authoring_change(n: int) -> tuple[int, float]:
         priority=900_000 + n,
     )
     policy.save()  # autocommit: committed (and its rows shared) when save() returns
+    announced = time.time()
     stamp = SnapshotStamp.objects.get(pk=1)
-    return stamp.version, stamp.changed_at.timestamp()  # set by the committing UPDATE
+    return stamp.version, stamp.changed_at.timestamp(), announced  # changed_at: set by the committing UPDATE
 
 
 def staleness_measure(
     log_path: Path, *, url: str, pids: set[int], changes: int, timeout: float = 10.0, api_key: str = ""
-) -> list[float]:
-    """Seconds from commit to every worker rebuilt, once per change."""
+) -> list[tuple[float, float]]:
+    """(seconds from commit to every worker rebuilt, seconds from commit to the announce), per change."""
     figures = []
     with Traffic(url, api_key=api_key):
         time.sleep(0.5)
         for n in range(changes):
-            version, committed = authoring_change(n)
+            version, committed, announced = authoring_change(n)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 seconds = served_everywhere(log_path, version=version, pids=pids, since=committed)
                 if seconds is not None:
-                    figures.append(seconds)
+                    figures.append((seconds, announced - committed))
                     break
                 time.sleep(0.02)
             else:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
-from bench.staleness import Traffic, served_everywhere
+from bench.staleness import served_everywhere
 from dispatch_site.tests.test_start_script import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,6 +34,31 @@ API_KEY = """
 from clients.services import api_client_create
 print(api_client_create(name="staleness", scopes=["read"], rate="100000000/min")[1])
 """
+
+
+class Traffic:
+    """Background GETs from a few threads, so both workers keep serving (the bench uses wrk)."""
+
+    def __init__(self, url: str, *, threads: int, api_key: str):
+        self.url, self.threads, self.api_key = url, threads, api_key
+        self.stop = threading.Event()
+
+    def __enter__(self) -> Traffic:
+        for _ in range(self.threads):
+            threading.Thread(target=self._loop, daemon=True).start()
+        return self
+
+    def _loop(self) -> None:
+        request = urllib.request.Request(self.url, headers={"Authorization": f"Api-Key {self.api_key}"})  # noqa: S310
+        while not self.stop.is_set():
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+                    response.read()
+            except OSError:
+                time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
 
 
 def manage(env: dict[str, str], *args: str) -> str:
