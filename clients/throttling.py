@@ -4,6 +4,12 @@ The rate is the client's own (`ApiClient.rate`, set in admin) or API_CLIENT_DEFA
 Redis (REDIS_URL) the count is shared by every worker and instance and exact (one Lua script
 per request, no read-then-write race); without it each process counts on its own.
 Requests from staff sessions and unauthenticated requests (401 before this runs) are not counted.
+
+A view with `defers_client_hit = True` (POST /dispatch) has its request counted later, in the
+same Redis round trip as the provider reservation: the throttle attaches a `DeferredHit` to the
+request (`client_hit(request)`), dispatch counts it and answers 429 when it is over the rate, and
+`client_hit_settle` counts whatever a request ended without counting (a 400, a 403), so every
+request is counted exactly once, as with the throttle.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from rest_framework.throttling import BaseThrottle
 
 from clients.keys import ClientPrincipal
 from clients.rates import RateError, rate_parse
-from dispatch_site.ratelimit import counter_hit
+from dispatch_site.ratelimit import DeferredHit, counter_hit
+
+_ATTRIBUTE = "deferred_client_hit"
 
 
 class ClientRateThrottle(BaseThrottle):
@@ -31,6 +39,9 @@ class ClientRateThrottle(BaseThrottle):
             limit, period = rate_parse(user.rate or settings.API_CLIENT_DEFAULT_RATE)
         except RateError:
             limit, period = rate_parse(settings.API_CLIENT_DEFAULT_RATE)
+        if getattr(view, "defers_client_hit", False):
+            setattr(request, _ATTRIBUTE, DeferredHit(f"client:{user.id}", limit=limit, period=period))
+            return True
         hit = counter_hit(f"client:{user.id}", period=period)
         if hit.count <= limit:
             return True
@@ -39,3 +50,16 @@ class ClientRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+def client_hit(request: Request) -> DeferredHit | None:
+    """The request's deferred count (a view with `defers_client_hit`, an API client), else None."""
+    deferred: DeferredHit | None = getattr(request, _ATTRIBUTE, None)
+    return deferred
+
+
+def client_hit_settle(request: Request) -> None:
+    """Count the request now if it ended before dispatch counted it (bad input, missing scope)."""
+    deferred = client_hit(request)
+    if deferred is not None:
+        deferred.settle()

@@ -27,6 +27,7 @@ class DispatchError(Exception):
 
     status_code: int = status.HTTP_400_BAD_REQUEST
     code = "dispatch_error"
+    retry_after_seconds: int | None = None  # sent as Retry-After when set
 
     def __init__(self, message: str, *, fields: dict[str, Any] | None = None, extra: dict[str, Any] | None = None):
         super().__init__(message)
@@ -49,6 +50,19 @@ class IdempotencyConflict(DispatchError):
 class ReplayNotCompliant(DispatchError):
     status_code = status.HTTP_409_CONFLICT
     code = "replay_provider_not_compliant"
+
+
+class ClientThrottled(DispatchError):
+    """The API client is over its rate (counted with the dispatch's provider reservation); the same
+    429 that the throttle answers for other endpoints."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+
+    def __init__(self, retry_after_seconds: int):
+        unit = "second" if retry_after_seconds == 1 else "seconds"  # DRF's own wording
+        super().__init__(f"Request was throttled. Expected available in {retry_after_seconds} {unit}.")
+        self.retry_after_seconds = retry_after_seconds
 
 
 class DatabaseUnavailable(DispatchError):
@@ -124,7 +138,8 @@ def _flatten(detail: Any) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DispatchError):
-        return Response(exc.body(), status=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retry_after_seconds is not None else None
+        return Response(exc.body(), status=exc.status_code, headers=headers)
     if isinstance(exc, DATABASE_DOWN_ERRORS):
         error = database_unavailable(context["request"], exc)
         return Response(error.body(), status=error.status_code, headers={"Retry-After": str(error.retry_after_seconds)})

@@ -11,6 +11,10 @@ Without REDIS_URL the counts are per process (each gunicorn worker has its own).
 configured but fails, the counters fall back to per-process counts for `RATE_LIMIT_REDIS_RETRY`
 seconds (a warning is logged once per outage) and then try Redis again: limits degrade, requests
 keep being served. Nothing here decides compliance, so nothing here can make dispatch fail open.
+
+A dispatch counts its client's request and reserves its provider in one script (`counter_hit_take`,
+with the client's hit deferred from the throttle: `DeferredHit`). Scripts touch several keys, so
+they need one Redis (or keys in one hash slot); Redis Cluster is not supported.
 """
 
 from __future__ import annotations
@@ -26,31 +30,49 @@ from django.conf import settings
 
 logger = logging.getLogger("dispatch.ratelimit")
 
-# Increment KEYS[1]; start its window (ARGV[1] ms) on the first hit. Returns {count, ms left}.
-_HIT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+# The two steps every script is made of, as Lua functions (one copy of each rule):
+# hit: increment `key`, starting its window (`window` ms) on the first hit; returns count, ms left.
+# take: reserve one request on `requests` unless it has reached `max_requests` or `tokens` has
+# reached `max_tokens`; returns 1 when reserved, 0 when at a limit.
+_STEPS = """
+local function hit(key, window)
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = tonumber(window)
+  end
+  return count, ttl
 end
-return {count, ttl}
+local function take(requests, tokens, max_requests, max_tokens, window)
+  local used = tonumber(redis.call('GET', requests) or '0')
+  local spent = tonumber(redis.call('GET', tokens) or '0')
+  if used >= tonumber(max_requests) or spent >= tonumber(max_tokens) then
+    return 0
+  end
+  redis.call('INCR', requests)
+  if redis.call('PTTL', requests) < 0 then
+    redis.call('PEXPIRE', requests, window)
+  end
+  return 1
+end
 """
-
-# Reserve one request for a provider unless its request count (KEYS[1]) has reached ARGV[1] or
-# its token count (KEYS[2]) has reached ARGV[2]. Returns 1 when reserved, 0 when at the limit.
-_TAKE = """
-local requests = tonumber(redis.call('GET', KEYS[1]) or '0')
-local tokens = tonumber(redis.call('GET', KEYS[2]) or '0')
-if requests >= tonumber(ARGV[1]) or tokens >= tonumber(ARGV[2]) then
-  return 0
+# KEYS[1] window ARGV[1] ms -> {count, ms left}
+_HIT = _STEPS + "local count, ttl = hit(KEYS[1], ARGV[1])\nreturn {count, ttl}\n"
+# KEYS[1] requests, KEYS[2] tokens; ARGV max requests, max tokens, window ms -> 1 | 0
+_TAKE = _STEPS + "return take(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])\n"
+# A client's hit (KEYS[1], limit ARGV[1], window ARGV[2] ms) and, unless that hit is over its limit,
+# a provider reservation (KEYS[2], KEYS[3]; ARGV[3..5] as for _TAKE), in ONE round trip.
+# -> {count, ms left, 1 reserved | 0 provider at a limit | -1 not tried: the client is over}
+_HIT_TAKE = (
+    _STEPS
+    + """local count, ttl = hit(KEYS[1], ARGV[2])
+if count > tonumber(ARGV[1]) then
+  return {count, ttl, -1}
 end
-redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-return 1
+return {count, ttl, take(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5])}
 """
+)
 
 # Add ARGV[1] to KEYS[1], starting its window (ARGV[2] ms) when it has none. Returns the total.
 _ADD = """
@@ -132,6 +154,7 @@ def _scripts() -> dict[str, Any] | None:
         _state["scripts"] = {
             "hit": client.register_script(_HIT),
             "take": client.register_script(_TAKE),
+            "hit_take": client.register_script(_HIT_TAKE),
             "add": client.register_script(_ADD),
         }
     return _state["scripts"]
@@ -205,6 +228,53 @@ def counter_take(requests: str, tokens: str, *, max_requests: int, max_tokens: i
     if result is None:
         return _local.take(keys[0], keys[1], max_requests, max_tokens, period)
     return bool(result)
+
+
+class DeferredHit:
+    """A hit on a client's window that is counted late, in the same Redis round trip as the provider
+    reservation that follows it (`counter_hit_take`), or on its own (`settle`) when there is none.
+
+    The API throttle creates one per request of a view that defers its count (POST /dispatch):
+    a dispatch then costs one Redis round trip instead of two. Every request is still counted once."""
+
+    __slots__ = ("hit", "limit", "name", "period")
+
+    def __init__(self, name: str, *, limit: int, period: float):
+        self.name = name
+        self.limit = limit
+        self.period = period
+        self.hit: Hit | None = None
+
+    @property
+    def over(self) -> bool:
+        """Counted, and past the limit."""
+        return self.hit is not None and self.hit.count > self.limit
+
+    def settle(self) -> Hit:
+        """Count the hit now unless it has been counted; the hit."""
+        if self.hit is None:
+            self.hit = counter_hit(self.name, period=self.period)
+        return self.hit
+
+
+def counter_hit_take(
+    deferred: DeferredHit, requests: str, tokens: str, *, max_requests: int, max_tokens: int, period: float
+) -> bool:
+    """Count `deferred` and, unless that puts it over its limit, reserve as `counter_take` does;
+    one round trip. True if reserved (False: at a provider limit, or `deferred.over`)."""
+    if deferred.hit is not None:  # already counted: only the reservation is left
+        return counter_take(requests, tokens, max_requests=max_requests, max_tokens=max_tokens, period=period)
+    keys = [_key(deferred.name), _key(requests), _key(tokens)]
+    args = [deferred.limit, int(deferred.period * 1000), max_requests, max_tokens, int(period * 1000)]
+    result = _run("hit_take", keys, args)
+    if result is None:
+        count, left = _local.add(keys[0], 1, deferred.period)
+        deferred.hit = Hit(count, max(1, math.ceil(left)))
+        if deferred.over:
+            return False
+        return _local.take(keys[1], keys[2], max_requests, max_tokens, period)
+    deferred.hit = Hit(int(result[0]), max(1, math.ceil(int(result[1]) / 1000)))
+    return int(result[2]) == 1
 
 
 def counters_reset() -> None:

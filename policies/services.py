@@ -9,6 +9,8 @@ stored response is replayed (unless its provider is no longer compliant: 409); a
 Per-provider rate limits (providers.limits) are applied here, outside the pure engine: the
 chosen provider is reserved atomically; one at its limit is added to `saturated` and the context
 resolved again, so the next compliant provider serves and the explanation says `rate_limited`.
+An API client's own request count (`client_hit`, deferred by the throttle) is taken in the same
+Redis round trip as that reservation; a client over its rate gets 429 and nothing is written.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from django.utils import timezone
 from audit.instruments import dispatch_observe
 from audit.integrity import row_digest
 from audit.models import DispatchLog, Outcome
-from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
+from dispatch_site.errors import ClientThrottled, IdempotencyConflict, ReplayNotCompliant
 from dispatch_site.inserts import insert_ignoring_conflict
+from dispatch_site.ratelimit import DeferredHit
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
@@ -67,12 +70,16 @@ def dispatch(
     client_ref: str = "",
     fingerprint: str,
     saturated: Set[str] = frozenset(),
+    client_hit: DeferredHit | None = None,
 ) -> DispatchResult:
-    """Decide `context` (with an optional teacher override) and audit it exactly once per request id."""
+    """Decide `context` (with an optional teacher override) and audit it exactly once per request id.
+
+    `client_hit`: the API client's request, counted here with the provider reservation (429 when
+    it is over the client's rate: ClientThrottled, before anything is written)."""
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = current_snapshot()
-    decision = _decide(context, snapshot, override, saturated)
+    decision = _decide(context, snapshot, override, saturated, client_hit)
     body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
     status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
     log = DispatchLog(
@@ -107,7 +114,11 @@ def dispatch(
 
 
 def _decide(
-    context: DispatchContext, snapshot: Snapshot, override: OverrideRequest | None, saturated: Set[str]
+    context: DispatchContext,
+    snapshot: Snapshot,
+    override: OverrideRequest | None,
+    saturated: Set[str],
+    client_hit: DeferredHit | None,
 ) -> Decision:
     """Resolve, then reserve the chosen provider; one at its rate limit is passed over (re-resolve)."""
     skipped = set(saturated)
@@ -118,14 +129,27 @@ def _decide(
             decision = resolve_override(context, snapshot, override, saturated=skipped)
         provider = decision.provider
         if provider is None or provider.id in skipped:
+            _client_admit(client_hit)
             return decision
-        if provider_take(
+        reserved = provider_take(
             provider_id=provider.id,
             requests_per_minute=provider.requests_per_minute,
             tokens_per_minute=provider.tokens_per_minute,
-        ):
+            client_hit=client_hit,
+        )
+        _client_admit(client_hit)  # counted by that round trip; raises when the client is over
+        if reserved:
             return decision
         skipped.add(provider.id)  # at its limit: each pass removes one provider, so this ends
+
+
+def _client_admit(client_hit: DeferredHit | None) -> None:
+    """Count the client's request if not yet counted; 429 when it is over the client's rate."""
+    if client_hit is None:
+        return
+    hit = client_hit.settle()
+    if client_hit.over:
+        raise ClientThrottled(hit.retry_after)
 
 
 def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:

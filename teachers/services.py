@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from dispatch_site.ratelimit import DeferredHit
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import DispatchResult, dispatch, request_fingerprint
 from teachers.models import TEACHERS_GROUP, TeacherProfile
@@ -48,6 +49,7 @@ def override_submit(
     request_id: uuid.UUID | None,
     client_ref: str,
     fingerprint: str | None = None,
+    client_hit: DeferredHit | None = None,
 ) -> DispatchResult:
     """Decide a teacher's override and audit it (one row per request id, accepted or refused)."""
     teacher = teacher_by_external_id(teacher_id)
@@ -65,7 +67,12 @@ def override_submit(
             )
         )
     return dispatch(
-        context=context, override=override, request_id=request_id, client_ref=client_ref, fingerprint=fingerprint
+        context=context,
+        override=override,
+        request_id=request_id,
+        client_ref=client_ref,
+        fingerprint=fingerprint,
+        client_hit=client_hit,
     )
 
 

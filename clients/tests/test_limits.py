@@ -7,10 +7,15 @@ is proven with real gunicorn workers in test_limits_across_workers.py.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import uuid
 
 import pytest
+import redis
+from django.conf import settings
 
+from audit.models import DispatchLog
 from clients.testing import keyed_api
 from dispatch_site import ratelimit
 from policies.demo import demo_world_load
@@ -140,3 +145,75 @@ def test_with_redis_down_dispatch_keeps_working_degrades_limits_and_stays_compli
     assert len(warnings) == 1  # once per outage, not per request
     ready = api.get("/readyz").json()
     assert ready["checks"]["redis"] == "degraded"
+
+
+def test_dispatch_counts_the_client_with_its_provider_reservation_and_429s_write_nothing(world):
+    api, _, _ = keyed_api("dispatch", rate="3/min")
+    responses = [api.post("/dispatch", BASIC, format="json") for _ in range(5)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429, 429]
+    throttled = responses[-1]
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert "Expected available in" in throttled.json()["error"]["message"]
+    assert 1 <= int(throttled["Retry-After"]) <= 60
+    assert DispatchLog.objects.count() == 3  # a 429 is decided before anything is written
+    openai = ModelProvider.objects.get(slug="openai-gpt4")
+    assert provider_usage(provider_id=str(openai.id))["requests"] == 3  # nor does it reserve the provider
+
+
+def test_a_dispatch_that_ends_before_deciding_still_counts_against_the_client(world):
+    api, _, _ = keyed_api("dispatch", rate="3/min")
+    assert api.post("/dispatch", {**BASIC, "region": "mars"}, format="json").status_code == 400
+    override = {**BASIC, "teacher_override": True, "override_provider_id": "anthropic-claude", "teacher_id": "t"}
+    assert api.post("/dispatch", override, format="json").status_code == 403  # no override scope
+    assert api.post("/dispatch", BASIC, format="json").status_code == 200
+    assert api.post("/dispatch", BASIC, format="json").status_code == 429
+    assert DispatchLog.objects.count() == 1
+
+
+def test_a_refused_dispatch_counts_against_the_client_too(world):
+    api, _, _ = keyed_api("dispatch", rate="2/min")
+    no_rule = {**BASIC, "region": "ca_central"}  # no routing rule: a refusal, no provider to reserve
+    assert [api.post("/dispatch", no_rule, format="json").status_code for _ in range(3)] == [422, 422, 429]
+    assert DispatchLog.objects.filter(outcome="refused").count() == 2
+
+
+class RedisCommands:
+    """The commands clients send Redis while the block runs (not those a script runs), via MONITOR."""
+
+    def __enter__(self) -> RedisCommands:
+        # Its own connections, not the app's pool: MONITOR holds the connection it runs on, and the
+        # end marker is sent on another one, opened before MONITOR starts.
+        self.redis = redis.Redis.from_url(settings.REDIS_URL, single_connection_client=True)
+        self.redis.ping()
+        self.monitor = redis.Redis.from_url(settings.REDIS_URL).monitor()
+        self.monitor.__enter__()  # MONITOR is on once its OK is read
+        self.sent: list[str] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        marker = f"end-of-block-{uuid.uuid4().hex}"
+        self.redis.echo(marker)
+        for command in self.monitor.listen():
+            if marker in command["command"]:
+                break
+            if command["client_type"] != "lua":
+                self.sent.append(command["command"].split()[0].upper())
+        self.monitor.__exit__(None, None, None)
+        self.redis.close()
+
+
+def test_a_warm_api_dispatch_costs_one_redis_round_trip(world, settings):
+    if not settings.REDIS_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must run this with REDIS_URL set")
+        pytest.skip("needs Redis: set REDIS_URL")
+    settings.SNAPSHOT_CHECK_INTERVAL = 60  # the stamp check (one GET per interval) is measured by the bench
+    api, _, _ = keyed_api("dispatch", rate="100/min")
+    assert api.post("/dispatch", BASIC, format="json").status_code == 200  # warm: key, snapshot, scripts
+    with RedisCommands() as accepted_trips:
+        accepted = api.post("/dispatch", BASIC, format="json")
+    with RedisCommands() as refused_trips:
+        refused = api.post("/dispatch", {**BASIC, "region": "ca_central"}, format="json")
+    assert accepted.status_code == 200 and refused.status_code == 422
+    assert accepted_trips.sent == ["EVALSHA"]  # the client's count and the provider's reservation: one script
+    assert refused_trips.sent == ["EVALSHA"]  # a refusal reserves no provider: the client's count alone

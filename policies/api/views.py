@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.auth import client_ref, require_scope
+from clients.throttling import client_hit, client_hit_settle
 from policies.api import serializers as s
 from policies.coverage import coverage_gaps, coverage_grid, coverage_regions
 from policies.engine import DispatchContext, available_providers, resolve
@@ -53,6 +54,7 @@ def _request_id(query: dict[str, str]) -> uuid.UUID | None:
 
 class DispatchView(APIView):
     required_scope = "dispatch"  # API-client scope this endpoint needs (enforced by access control)
+    defers_client_hit = True  # the client's rate is counted with the provider reservation (one round trip)
 
     @extend_schema(
         operation_id="dispatch",
@@ -102,6 +104,7 @@ class DispatchView(APIView):
                 request_id=request_id,
                 client_ref=client_ref(request),
                 fingerprint=request_fingerprint(data),
+                client_hit=client_hit(request),
             )
         else:
             result = dispatch(
@@ -109,12 +112,17 @@ class DispatchView(APIView):
                 request_id=request_id,
                 client_ref=client_ref(request),
                 fingerprint=request_fingerprint(data),
+                client_hit=client_hit(request),
             )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
         response["Request-Id"] = result.request_id
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        client_hit_settle(request)  # a request that ended before dispatch counted it is counted here
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class ProvidersView(APIView):
