@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
 DISPATCH_MAX_BODY_BYTES = int(os.environ.get("DISPATCH_MAX_BODY_BYTES", "16384"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
 # How often (seconds) a worker checks the snapshot version stamp; bounds staleness across workers.
-SNAPSHOT_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_CHECK_INTERVAL", "0.25"))
+SNAPSHOT_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_CHECK_INTERVAL", "0.1"))
 # With Redis, that check reads a mirror of the stamp (one GET) and PostgreSQL, the source of
 # truth, only every SNAPSHOT_DB_CHECK_INTERVAL seconds; without Redis it reads PostgreSQL.
 SNAPSHOT_STAMP_IN_REDIS = bool(REDIS_URL) and env_bool("SNAPSHOT_STAMP_IN_REDIS", True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Resolution levels, most specific first. A policy's level follows from which of its
 # subject / grade band / region are set ("" means "any").
@@ -110,8 +111,11 @@ class RegionRule:
     compliance_frameworks: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class PolicySpec:
+class PolicySpec(NamedTuple):
+    """An active policy. A NamedTuple, not a frozen dataclass like its neighbours: a snapshot holds
+    one per policy and a worker makes 10,000 of them on every authoring change (about a third of
+    the time; bench/run.py prints the load time), and a tuple is made ~5x faster."""
+
     id: str
     name: str
     subject: str  # "" means any
