@@ -48,16 +48,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small world, short loads (a smoke run)")
     parser.add_argument("--policies", type=int, help="generated policies in the HTTP world (default 10000)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
-    parser.add_argument("--seconds", type=float, help="seconds per wrk run (default 10)")
-    parser.add_argument("--rounds", type=int, help="alternating rounds of every wrk run (default 2)")
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds of every wrk run (default 4)")
     parser.add_argument("--connections", default="8,32")
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json", help="also write figures here")
     args = parser.parse_args()
     args.policies = args.policies or (1_000 if args.quick else 10_000)
-    args.seconds = args.seconds or (3.0 if args.quick else 10.0)
-    args.rounds = args.rounds or (1 if args.quick else 2)
+    # Many short alternating rounds, not a few long ones: this machine's speed drifts by ~15 % over
+    # tens of seconds (both endpoints rise and fall together), and interleaving averages it out.
+    args.seconds = args.seconds or (3.0 if args.quick else 5.0)
+    args.rounds = args.rounds or (2 if args.quick else 4)
     args.sizes = (10, 1_000, 10_000) if args.quick else (10, 1_000, 10_000, 100_000)
     args.calls = 20_000 if args.quick else 100_000
     args.changes = 2 if args.quick else 5
@@ -243,6 +245,7 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         figures["inprocess"] = inprocess
         figures["stamp_check_us"] = {"postgresql": stamp_db_us, "redis": stamp_redis_us}
         figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
+        figures["http_runs"] = [vars(r) for key in runs for r in runs[key]]  # every round, for the spread
         figures["snapshot_build_ms"] = build_ms
         pids = stack.worker_pids()
         measured = staleness_measure(
