@@ -216,6 +216,8 @@ BENCH_BASELINE_WIDTH = int(os.environ.get("BENCH_BASELINE_WIDTH", "1500"))  # re
 API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within
 RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))  # per-process counts meanwhile
+# Dispatch takes its rate-limit slots in leases that live at most this long (dispatch_site/ratelimit.py).
+RATE_LIMIT_LEASE_SECONDS = float(os.environ.get("RATE_LIMIT_LEASE_SECONDS", "1"))
 ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
 ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
 CONTENT_SECURITY_POLICY = os.environ.get(

@@ -147,9 +147,9 @@ def _client_admit(client_hit: DeferredHit | None) -> None:
     """Count the client's request if not yet counted; 429 when it is over the client's rate."""
     if client_hit is None:
         return
-    hit = client_hit.settle()
+    client_hit.settle()
     if client_hit.over:
-        raise ClientThrottled(hit.retry_after)
+        raise ClientThrottled(client_hit.retry_after)
 
 
 def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:

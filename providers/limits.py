@@ -2,10 +2,12 @@
 
 `provider_take` reserves one request for a provider unless it has reached its
 `requests_per_minute` or the tokens reported for it (`provider_tokens_add`, called when an
-outcome is reported) have reached its `tokens_per_minute`, in one atomic step (one Redis round
-trip; see dispatch_site.ratelimit). A provider that cannot be reserved is "saturated": dispatch
-resolves again without it, so the next compliant provider of the chain serves and the
-explanation says `rate_limited`. Windows start with their first request and last 60 s.
+outcome is reported) have reached its `tokens_per_minute`, atomically across workers: from this
+worker's lease of the provider's requests when it holds one, else in one Redis round trip that
+grants the next lease (tokens are checked then; see dispatch_site.ratelimit). A provider that
+cannot be reserved is "saturated": dispatch resolves again without it, so the next compliant
+provider of the chain serves and the explanation says `rate_limited`. Windows start with their
+first request and last 60 s.
 
 Counts are shared across workers with Redis; without it (or while it is down) each process
 counts alone, so the effective limit is up to (workers x limit). Limits only ever remove

@@ -217,3 +217,21 @@ def test_a_warm_api_dispatch_costs_one_redis_round_trip(world, settings):
     assert accepted.status_code == 200 and refused.status_code == 422
     assert accepted_trips.sent == ["EVALSHA"]  # the client's count and the provider's reservation: one script
     assert refused_trips.sent == ["EVALSHA"]  # a refusal reserves no provider: the client's count alone
+
+
+def test_with_large_limits_a_busy_worker_dispatches_from_its_leases_without_a_round_trip(world, settings):
+    if not settings.REDIS_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must run this with REDIS_URL set")
+        pytest.skip("needs Redis: set REDIS_URL")
+    settings.SNAPSHOT_CHECK_INTERVAL = 60
+    ModelProvider.objects.update(requests_per_minute=100_000)
+    api, _, _ = keyed_api("dispatch", rate="100000/min")
+    for _ in range(10):  # leases of 1, 2, 4, 8 slots for the client and the provider
+        assert api.post("/dispatch", BASIC, format="json").status_code == 200
+    with RedisCommands() as trips:
+        responses = [api.post("/dispatch", BASIC, format="json") for _ in range(4)]
+    assert [r.status_code for r in responses] == [200] * 4
+    assert trips.sent == []  # counted from slots already granted (and counted) in Redis
+    openai = ModelProvider.objects.get(slug="openai-gpt4")
+    assert provider_usage(provider_id=str(openai.id))["requests"] == 15  # 1 + 2 + 4 + 8 granted
