@@ -1,7 +1,8 @@
 """Test-wide fixtures: a fresh snapshot per test, and the PostgreSQL/Redis gates.
 
-Tests marked `postgres` need PostgreSQL (DATABASE_URL); outside CI they skip on SQLite, and in
-CI (CI=true) they fail instead, so a green CI run has really exercised them.
+Tests marked `postgres` need PostgreSQL (DATABASE_URL), and tests using `require_redis` need Redis
+(REDIS_URL); outside CI they skip without them, and in CI (CI=true) they fail instead, so a green
+CI run has really exercised them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ def pytest_collection_modifyitems(config, items):
 def require_postgres():
     if not _on_postgres():
         pytest.fail("this test needs PostgreSQL (DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def require_redis(settings):
+    """Tests that need Redis: skip without REDIS_URL on a laptop; fail in CI (CI=true sets it)."""
+    if not settings.REDIS_URL:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must run this with REDIS_URL set")
+        pytest.skip("needs Redis: set REDIS_URL (never skipped in CI)")
 
 
 # Browser tests: pytest-playwright's `page`, driving Debian's chromium (no downloaded browsers).

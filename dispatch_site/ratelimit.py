@@ -309,7 +309,7 @@ _leases = Leases()
 
 class DeferredHit:
     """A client's request whose count is taken late: with the provider reservation that follows it
-    (`counter_hit_take`), or on its own (`settle`) when there is none, from this process's lease
+    (`counter_take(client=...)`), or on its own (`settle`) when there is none, from this process's lease
     of the client's rate when it holds one, else in that one Redis round trip.
 
     The API throttle creates one per request of a view that defers its count (POST /dispatch).
@@ -344,55 +344,60 @@ class _Reservation:
     period: float
 
 
-def counter_take(requests: str, tokens: str, *, max_requests: int, max_tokens: int, period: float) -> bool:
-    """Reserve one request on `requests` unless it has reached `max_requests` or `tokens` has
-    reached `max_tokens`; True if reserved."""
-    return _admit(None, _Reservation(requests, tokens, max_requests, max_tokens, period))
-
-
-def counter_hit_take(
-    deferred: DeferredHit, requests: str, tokens: str, *, max_requests: int, max_tokens: int, period: float
+def counter_take(
+    requests: str,
+    tokens: str,
+    *,
+    max_requests: int,
+    max_tokens: int,
+    period: float,
+    client: DeferredHit | None = None,
 ) -> bool:
-    """Count `deferred` and, unless it is over its rate, reserve as `counter_take` does, in at
-    most one round trip. True if reserved (False: at a provider limit, or `deferred.over`)."""
-    return _admit(deferred, _Reservation(requests, tokens, max_requests, max_tokens, period))
+    """Reserve one request on `requests` unless it has reached `max_requests` or `tokens` has
+    reached `max_tokens`; True if reserved. With `client` (not yet counted), count it too, in the
+    same round trip, and reserve nothing when it is over its rate (`client.over`)."""
+    return _admit(client, _Reservation(requests, tokens, max_requests, max_tokens, period))
 
 
 def _admit(client: DeferredHit | None, provider: _Reservation | None) -> bool:
     """Count `client` (unless counted) and reserve `provider` (if any): from live leases when this
     process holds them, else in one script that also refills them. True when `provider` is reserved
     (or none was asked for) and the client is within its rate."""
-    ask_client = client if client is not None and client.admitted is None else None
-    ask_provider = provider
-    if ask_client is not None and _leases.use(_key(ask_client.name)):
-        ask_client.admitted = True
-        ask_client = None
+    client_key = ""  # set while the client still has to be counted in Redis
+    if client is not None and client.admitted is None:
+        client_key = _key(client.name)
+        if _leases.use(client_key):
+            client.admitted = True
+            client_key = ""
+    provider_key = _key(provider.requests) if provider is not None else ""
     if client is not None and client.over:
         return False
-    leased_provider = ask_provider is not None and _leases.use(_key(ask_provider.requests))
-    if leased_provider:
-        ask_provider = None
+    leased = bool(provider_key) and _leases.use(provider_key)
+    ask_client = client if client_key else None
+    ask_provider = None if leased else provider
     if ask_client is None and ask_provider is None:
         return True
-    admitted = _admit_remotely(ask_client, ask_provider)
+    admitted = _admit_remotely(ask_client, client_key, ask_provider, provider_key)
     if admitted is None:  # no Redis, or it failed: this process's exact counts
-        admitted = _admit_locally(ask_client, ask_provider)
-    if leased_provider and client is not None and client.over:
-        _leases.give_back(_key(provider.requests))  # type: ignore[union-attr]  # not needed after all
+        admitted = _admit_locally(ask_client, client_key, ask_provider, provider_key)
+    if leased and client is not None and client.over:
+        _leases.give_back(provider_key)  # taken from the lease above, not needed after all
     return admitted
 
 
-def _admit_remotely(client: DeferredHit | None, provider: _Reservation | None) -> bool | None:
+def _admit_remotely(
+    client: DeferredHit | None, client_key: str, provider: _Reservation | None, provider_key: str
+) -> bool | None:
     """One script for what the leases could not cover (None when Redis is unavailable)."""
     if _scripts() is None:
         return None
-    client_key = _key(client.name) if client is not None else "-"
-    provider_key = _key(provider.requests) if provider is not None else "-"
-    keys = [client_key, provider_key, _key(provider.tokens) if provider is not None else "-"]
+    keys = ["-", "-", "-"]
     args = [0, 0, 0, 0, 0, 0, 0]
     if client is not None:
+        keys[0] = client_key
         args[0:3] = [client.limit, int(client.period * 1000), _leases.want(client_key, client.limit)]
     if provider is not None:
+        keys[1:3] = [provider_key, _key(provider.tokens)]
         args[3:7] = [
             provider.max_requests,
             provider.max_tokens,
@@ -415,18 +420,18 @@ def _admit_remotely(client: DeferredHit | None, provider: _Reservation | None) -
     return True
 
 
-def _admit_locally(client: DeferredHit | None, provider: _Reservation | None) -> bool:
+def _admit_locally(
+    client: DeferredHit | None, client_key: str, provider: _Reservation | None, provider_key: str
+) -> bool:
     if client is not None:
-        count, left = _local.add(_key(client.name), 1, client.period)
+        count, left = _local.add(client_key, 1, client.period)
         client.admitted = count <= client.limit
         client.retry_after = max(1, math.ceil(left))
         if not client.admitted:
             return False
     if provider is None:
         return True
-    return _local.take(
-        _key(provider.requests), _key(provider.tokens), provider.max_requests, provider.max_tokens, provider.period
-    )
+    return _local.take(provider_key, _key(provider.tokens), provider.max_requests, provider.max_tokens, provider.period)
 
 
 def counters_reset() -> None:

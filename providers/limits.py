@@ -16,7 +16,7 @@ providers from a decision, never add one: compliance does not depend on these co
 
 from __future__ import annotations
 
-from dispatch_site.ratelimit import DeferredHit, counter_add, counter_get, counter_hit_take, counter_take
+from dispatch_site.ratelimit import DeferredHit, counter_add, counter_get, counter_take
 
 WINDOW_SECONDS = 60
 
@@ -28,18 +28,13 @@ def provider_take(
 
     With `client_hit` (the API client's request, not yet counted) both are done in one round trip;
     when that count puts the client over its rate the provider is not reserved (`client_hit.over`)."""
-    requests, tokens = f"provider:{provider_id}:requests", f"provider:{provider_id}:tokens"
-    if client_hit is not None:
-        return counter_hit_take(
-            client_hit,
-            requests,
-            tokens,
-            max_requests=requests_per_minute,
-            max_tokens=tokens_per_minute,
-            period=WINDOW_SECONDS,
-        )
     return counter_take(
-        requests, tokens, max_requests=requests_per_minute, max_tokens=tokens_per_minute, period=WINDOW_SECONDS
+        f"provider:{provider_id}:requests",
+        f"provider:{provider_id}:tokens",
+        max_requests=requests_per_minute,
+        max_tokens=tokens_per_minute,
+        period=WINDOW_SECONDS,
+        client=client_hit,
     )
 
 

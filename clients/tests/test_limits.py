@@ -7,7 +7,6 @@ is proven with real gunicorn workers in test_limits_across_workers.py.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import uuid
 
@@ -202,11 +201,7 @@ class RedisCommands:
         self.redis.close()
 
 
-def test_a_warm_api_dispatch_costs_one_redis_round_trip(world, settings):
-    if not settings.REDIS_URL:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must run this with REDIS_URL set")
-        pytest.skip("needs Redis: set REDIS_URL")
+def test_a_warm_api_dispatch_costs_one_redis_round_trip(world, settings, require_redis):
     settings.SNAPSHOT_CHECK_INTERVAL = 60  # the stamp check (one GET per interval) is measured by the bench
     api, _, _ = keyed_api("dispatch", rate="100/min")
     assert api.post("/dispatch", BASIC, format="json").status_code == 200  # warm: key, snapshot, scripts
@@ -219,11 +214,9 @@ def test_a_warm_api_dispatch_costs_one_redis_round_trip(world, settings):
     assert refused_trips.sent == ["EVALSHA"]  # a refusal reserves no provider: the client's count alone
 
 
-def test_with_large_limits_a_busy_worker_dispatches_from_its_leases_without_a_round_trip(world, settings):
-    if not settings.REDIS_URL:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must run this with REDIS_URL set")
-        pytest.skip("needs Redis: set REDIS_URL")
+def test_with_large_limits_a_busy_worker_dispatches_from_its_leases_without_a_round_trip(
+    world, settings, require_redis
+):
     settings.SNAPSHOT_CHECK_INTERVAL = 60
     ModelProvider.objects.update(requests_per_minute=100_000)
     api, _, _ = keyed_api("dispatch", rate="100000/min")

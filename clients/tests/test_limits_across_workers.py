@@ -51,11 +51,7 @@ def request(url: str, key: str, body: dict | None = None) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def two_workers(require_postgres, tmp_path):
-    if not settings.REDIS_URL:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("this test needs Redis: set REDIS_URL")
-        pytest.skip("needs Redis: set REDIS_URL (never skipped in CI)")
+def two_workers(require_postgres, require_redis, tmp_path):
     db = connection.settings_dict
     port = free_port()
     env = {
