@@ -1,17 +1,106 @@
-"""Test-wide fixtures: a fresh snapshot per test, and the PostgreSQL/Redis gates.
+"""Test-wide fixtures: a fresh snapshot per test, the two database roles, and the PostgreSQL/Redis gates.
 
 Tests marked `postgres` need PostgreSQL (DATABASE_URL), and tests using `require_redis` need Redis
 (REDIS_URL); outside CI they skip without them, and in CI (CI=true) they fail instead, so a green
-CI run has really exercised them.
+CI run has really exercised them. `require_two_roles` does the same for DATABASE_OWNER_URL.
+
+With DATABASE_OWNER_URL (two roles, as in .ci/run), the owner role creates and migrates the test
+database, which applies the production grants (post_migrate), and every test's app code runs on
+`default`, as the service role. The one thing the harness does as the owner is the flush that
+ends a transactional test (TRUNCATE of every table, which the service role may not do): `default`
+is made the owner's test mirror, so Django's TransactionTestCase flushes through `owner`.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API beside the ORM
+
+
+def _two_roles() -> bool:
+    from django.conf import settings
+
+    return "owner" in settings.DATABASES
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's own set-up, except that with two roles the owner sets up the test database."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
+
+    if not django_db_use_migrations:
+        _disable_migrations()
+    keepdb = bool(django_db_keepdb and not django_db_createdb)
+    aliases: Any
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    two_roles = _two_roles() and bool(aliases)
+    if two_roles:  # one database, created and migrated by its owner; `default` joins it after
+        aliases = (set(aliases) - {"default"}) | {"owner"}
+        serialized_aliases = {"owner" if alias == "default" else alias for alias in serialized_aliases}
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases=aliases,
+            serialized_aliases=serialized_aliases,
+            keepdb=keepdb,
+        )
+        if two_roles:
+            _service_joins_the_test_database()
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            if two_roles:
+                _close("default")  # the owner drops the database: nobody else may be connected
+            try:
+                teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+            except Exception as exc:
+                request.node.warn(pytest.PytestWarning(f"Error when trying to teardown test databases: {exc!r}"))
+
+
+def _close(alias: str) -> None:
+    from django.db import connections
+
+    connection = connections[alias]
+    connection.close()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+
+
+def _service_joins_the_test_database() -> None:
+    from django.db import connections
+    from django.test import TestCase, TransactionTestCase
+
+    name = connections["owner"].settings_dict["NAME"]
+    service = connections["default"]
+    _close("default")
+    service.settings_dict["NAME"] = name  # the same dict as settings.DATABASES["default"]
+    # Flushes go through the owner: TransactionTestCase flushes only non-mirror aliases.
+    service.settings_dict["TEST"]["MIRROR"] = "owner"
+    TransactionTestCase.databases = {"default", "owner"}
+    TestCase.databases = {"default"}  # one transaction per test: the owner could not see its rows
+
+
+@pytest.fixture
+def require_two_roles():
+    """Tests of the service role's refusals: they need DATABASE_OWNER_URL (two roles); fail in CI without."""
+    if not _two_roles():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must run this with two roles: DATABASE_OWNER_URL set (see .ci/run)")
+        pytest.skip("needs two database roles: set DATABASE_OWNER_URL (never skipped in CI)")
 
 
 @pytest.fixture(autouse=True)

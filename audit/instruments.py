@@ -36,6 +36,11 @@ LLM_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 600.0),
 )
 
+AUDIT_ROWS_TAMPERED = Counter(
+    "audit_rows_tampered_total",
+    "Audit rows that failed their digest when read to replay a decision (never served; audit_row_tampered)",
+)
+
 
 def dispatch_observe(*, log: DispatchLog, replayed: bool) -> None:
     if replayed:
@@ -48,3 +53,7 @@ def dispatch_observe(*, log: DispatchLog, replayed: bool) -> None:
 def outcome_observe(*, region: str, success: bool, latency_ms: int) -> None:
     OUTCOMES.labels(region, "true" if success else "false").inc()
     LLM_SECONDS.labels(region).observe(latency_ms / 1000)
+
+
+def tampered_row_observe() -> None:
+    AUDIT_ROWS_TAMPERED.inc()

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from audit.models import AuditCheckpoint, AuditPurge, DispatchLog
+from audit.roles import owner_alias
 
 DIGEST_VERSION = "v1"
 # The signed content (v1): every column but the surrogate id (assigned by the database) and the
@@ -95,6 +96,11 @@ def row_digest_values(values: dict[str, Any]) -> str:
     return _sign(json.dumps(content, separators=(",", ":"), ensure_ascii=False))
 
 
+def row_intact(values: dict[str, Any]) -> bool:
+    """Whether a row read back with `.values("digest", *DIGEST_FIELDS)` matches its digest."""
+    return hmac.compare_digest(values["digest"], row_digest_values(values))
+
+
 def row_digest(log: DispatchLog) -> str:
     """The HMAC of an audit row's content (normalised so a row read back gives the same digest)."""
     values = {name: getattr(log, name) for name in DIGEST_FIELDS}
@@ -133,14 +139,14 @@ def purge_signature(purge: AuditPurge) -> str:
     return _sign("purge:" + json.dumps(content, separators=(",", ":")))
 
 
-def settled_upto(after_id: int) -> int:
+def settled_upto(after_id: int, *, using: str = DEFAULT_DB_ALIAS) -> int:
     """The highest id such that every row in (after_id, id] is older than AUDIT_SETTLE_SECONDS.
 
     Ids are handed out before commit, so a younger row may still be joined by a lower id; past
     the settle time (longer than the statement timeout) the id range is final.
     """
     cutoff = timezone.now() - dt.timedelta(seconds=settings.AUDIT_SETTLE_SECONDS)
-    tail = DispatchLog.objects.filter(id__gt=after_id)
+    tail = DispatchLog.objects.using(using).filter(id__gt=after_id)
     first_young = tail.filter(created_at__gte=cutoff).aggregate(m=Min("id"))["m"]
     if first_young is not None:
         return int(first_young) - 1
@@ -193,15 +199,17 @@ class VerifyReport:
         return min(self.problems, key=lambda p: p.row_id) if self.problems else None
 
 
-def _row_stream(after_id: int, upto: int | None = None, chunk: int = 2000) -> Iterator[dict[str, Any]]:
-    qs = DispatchLog.objects.filter(id__gt=after_id).order_by("id")
+def _row_stream(
+    after_id: int, upto: int | None = None, chunk: int = 2000, *, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[dict[str, Any]]:
+    qs = DispatchLog.objects.using(using).filter(id__gt=after_id).order_by("id")
     if upto is not None:
         qs = qs.filter(id__lte=upto)
     yield from qs.values("id", "digest", *DIGEST_FIELDS).iterator(chunk_size=chunk)
 
 
 def _check_row(values: dict[str, Any], report: VerifyReport) -> None:
-    if not hmac.compare_digest(values["digest"], row_digest_values(values)):
+    if not row_intact(values):
         report.problems.append(
             Problem(
                 values["id"],
@@ -235,17 +243,17 @@ def _check_segment(cp: AuditCheckpoint, present: list[tuple[int, str]], purged: 
         )
 
 
-def audit_log_verify() -> VerifyReport:
+def audit_log_verify(*, using: str = DEFAULT_DB_ALIAS) -> VerifyReport:
     """Check every checkpoint, purge record and row; problems are listed by row id."""
     report = VerifyReport()
-    purges = list(AuditPurge.objects.order_by("id"))
+    purges = list(AuditPurge.objects.using(using).order_by("id"))
     for purge in purges:
         if not hmac.compare_digest(purge.signature, purge_signature(purge)):
             report.problems.append(Problem(purge.through_id, f"purge record #{purge.pk} was altered (bad signature)"))
     report.purged_through = max((p.through_id for p in purges), default=0)
 
     prev_signature, prev_last = "", 0
-    checkpoints = list(AuditCheckpoint.objects.order_by("seq"))
+    checkpoints = list(AuditCheckpoint.objects.using(using).order_by("seq"))
     for expected_seq, cp in enumerate(checkpoints, start=1):
         if cp.seq != expected_seq:
             report.problems.append(Problem(prev_last + 1, f"checkpoint #{expected_seq} is missing"))
@@ -262,7 +270,7 @@ def audit_log_verify() -> VerifyReport:
 
     index = 0
     segment: list[tuple[int, str]] = []
-    for values in _row_stream(0):
+    for values in _row_stream(0, using=using):
         report.rows += 1
         _check_row(values, report)
         row_id = values["id"]
@@ -285,17 +293,19 @@ def audit_log_verify() -> VerifyReport:
     return report
 
 
-def checkpoint_seal() -> list[AuditCheckpoint]:
+def checkpoint_seal(*, using: str | None = None) -> list[AuditCheckpoint]:
     """Seal settled rows after the last checkpoint into new signed checkpoints (verifying them first).
 
-    Rows whose digest is wrong are never sealed: sealing stops before the first bad row.
+    Rows whose digest is wrong are never sealed: sealing stops before the first bad row. Runs as
+    the owner role by default: the service role may only read checkpoints (audit/roles.py).
     """
+    using = using or owner_alias()
     size = settings.AUDIT_CHECKPOINT_ROWS
     made: list[AuditCheckpoint] = []
-    with transaction.atomic():
-        last = AuditCheckpoint.objects.select_for_update().order_by("-seq").first()
+    with transaction.atomic(using=using):
+        last = AuditCheckpoint.objects.using(using).select_for_update().order_by("-seq").first()
         after = last.last_id if last else 0
-        upto = settled_upto(after)
+        upto = settled_upto(after, using=using)
         if upto <= after:
             return made
         prev_signature, seq = (last.signature, last.seq) if last else ("", 0)
@@ -318,12 +328,12 @@ def checkpoint_seal() -> list[AuditCheckpoint]:
                 signature="",
             )
             cp.signature = checkpoint_signature(cp)
-            cp.save(force_insert=True)
+            cp.save(force_insert=True, using=using)
             prev_signature = cp.signature
             made.append(cp)
 
         probe = VerifyReport()
-        for values in _row_stream(after, upto):
+        for values in _row_stream(after, upto, using=using):
             _check_row(values, probe)
             if probe.problems:
                 break

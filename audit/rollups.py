@@ -10,7 +10,7 @@ untouched: folding happens on analytics reads, in `verify_audit_log`, and before
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from audit.integrity import settled_upto
@@ -48,19 +48,20 @@ def marginals_sql(where: str) -> str:
     )
 
 
-def rollup_fold(*, wait: bool = True) -> int:
+def rollup_fold(*, wait: bool = True, using: str = DEFAULT_DB_ALIAS) -> int:
     """Fold settled rows above the watermark into the rollups; returns the number of rows folded.
 
     With wait=False (analytics reads), a fold already running elsewhere is not waited for.
     """
-    current, _ = RollupWatermark.objects.get_or_create(id=1)
-    if settled_upto(current.last_id) <= current.last_id:
+    watermarks = RollupWatermark.objects.using(using)
+    current, _ = watermarks.get_or_create(id=1)
+    if settled_upto(current.last_id, using=using) <= current.last_id:
         return 0  # nothing to fold: no lock taken, nothing written (the usual case on a read)
-    with transaction.atomic():
-        mark = RollupWatermark.objects.select_for_update(skip_locked=not wait).filter(id=1).first()
+    with transaction.atomic(using=using):
+        mark = watermarks.select_for_update(skip_locked=not wait).filter(id=1).first()
         if mark is None:
             return 0
-        upto = settled_upto(mark.last_id)
+        upto = settled_upto(mark.last_id, using=using)
         if upto <= mark.last_id:
             return 0
         sql = (
@@ -72,9 +73,9 @@ def rollup_fold(*, wait: bool = True) -> int:
             "count = dispatch_rollups.count + EXCLUDED.count, "
             "decision_us_sum = dispatch_rollups.decision_us_sum + EXCLUDED.decision_us_sum"
         )
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM dispatch_logs WHERE id > %s AND id <= %s", [mark.last_id, upto])
             folded = int(cursor.fetchone()[0])
             cursor.execute(sql, [mark.last_id, upto] * 8)
-        RollupWatermark.objects.filter(id=1).update(last_id=upto, updated_at=timezone.now())
+        watermarks.filter(id=1).update(last_id=upto, updated_at=timezone.now())
     return folded

@@ -52,6 +52,14 @@ class ReplayNotCompliant(DispatchError):
     code = "replay_provider_not_compliant"
 
 
+class AuditRowTampered(DispatchError):
+    """A stored decision failed its integrity check (its digest) when about to be replayed: it is
+    never served. The row was changed behind the application's back; operators run verify_audit_log."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    code = "audit_row_tampered"
+
+
 class ClientThrottled(DispatchError):
     """The API client is over its rate (counted with the dispatch's provider reservation); the same
     429 that the throttle answers for other endpoints."""

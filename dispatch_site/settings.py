@@ -120,6 +120,25 @@ DB_OUTAGE_HOLD_SECONDS = float(os.environ.get("DB_OUTAGE_HOLD_SECONDS", "1"))
 if os.environ.get("DATABASE_TEST_NAME"):
     _database["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 DATABASES = {"default": _database}
+# Two PostgreSQL roles (README "Security and access"): DATABASE_URL is the service's role, which
+# may not change or delete audit rows; DATABASE_OWNER_URL, when set, is the role that owns the
+# tables: `migrate` (which then grants the service its privileges) and the audit commands
+# (`verify_audit_log`, `purge_dispatch_logs`) use it through the "owner" alias. Unset, one role
+# does everything, as on SQLite. bin/start never gives it to the serving processes.
+DATABASE_OWNER_URL = os.environ.get("DATABASE_OWNER_URL", "")
+if DATABASE_OWNER_URL:
+    _owner = dj_database_url.parse(DATABASE_OWNER_URL)
+    if _owner["ENGINE"] != "django.db.backends.postgresql" or _database["ENGINE"] != _owner["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL and itself on PostgreSQL")
+    if any(_owner[key] != _database[key] for key in ("NAME", "HOST", "PORT")):
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same database (host, port, name) as DATABASE_URL")
+    if not _owner["USER"] or _owner["USER"] == _database["USER"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name another role than DATABASE_URL (the service's)")
+    _owner["CONN_MAX_AGE"] = 0
+    _owner["OPTIONS"] = {key: value for key, value in _database["OPTIONS"].items() if key != "pool"}
+    _owner["TEST"] = dict(_database.get("TEST", {}))
+    DATABASES["owner"] = _owner
+    DATABASE_ROUTERS = ["audit.roles.MigrationRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set (shared by every worker and instance), else per-process

@@ -2,9 +2,11 @@
 
 The audit row is written by one `INSERT ... ON CONFLICT (client_ref, request_id) DO NOTHING
 RETURNING id`: it both records the decision and settles idempotency, so a warm dispatch reads
-nothing before it. When the insert finds the id taken, the stored row decides: same body, its
-stored response is replayed (unless its provider is no longer compliant: 409); another body,
-422. Concurrent requests with one id wait on the unique index and all see the first row.
+nothing before it. When the insert finds the id taken, the stored row decides: first its digest
+is checked (a row changed behind the application's back is never served: 500
+`audit_row_tampered`, logged and counted); then same body, its stored response is replayed
+(unless its provider is no longer compliant: 409); another body, 422. Concurrent requests with
+one id wait on the unique index and all see the first row.
 
 Per-provider rate limits (providers.limits) are applied here, outside the pure engine: the
 chosen provider is reserved atomically; one at its limit is added to `saturated` and the context
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Set
@@ -25,16 +28,18 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.instruments import dispatch_observe
-from audit.integrity import row_digest
+from audit.instruments import dispatch_observe, tampered_row_observe
+from audit.integrity import DIGEST_FIELDS, row_digest, row_intact
 from audit.models import DispatchLog, Outcome
-from dispatch_site.errors import ClientThrottled, IdempotencyConflict, ReplayNotCompliant
+from dispatch_site.errors import AuditRowTampered, ClientThrottled, IdempotencyConflict, ReplayNotCompliant
 from dispatch_site.inserts import insert_ignoring_conflict
 from dispatch_site.ratelimit import DeferredHit
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
 from providers.limits import provider_take
+
+logger = logging.getLogger("audit.integrity")
 
 STATUS_ACCEPTED = 200
 STATUS_REFUSED = 422
@@ -153,25 +158,38 @@ def _client_admit(client_hit: DeferredHit | None) -> None:
 
 
 def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:
-    stored = DispatchLog.objects.only("fingerprint", "status_code", "response", "provider_id", "region", "outcome").get(
-        client_ref=client_ref, request_id=request_id
-    )
-    if stored.fingerprint != fingerprint:
+    """The stored decision for a reused request_id: served only if the row still matches its digest."""
+    rows = DispatchLog.objects.values("id", "digest", *DIGEST_FIELDS)  # every signed column: replays only
+    stored = rows.get(client_ref=client_ref, request_id=request_id)
+    if not row_intact(stored):
+        tampered_row_observe()
+        logger.error(
+            "audit row failed its digest on replay, not served: row id=%s request_id=%s client=%s",
+            stored["id"],
+            request_id,
+            client_ref or "-",
+        )
+        raise AuditRowTampered(
+            f"the stored decision for request_id {request_id} failed its integrity check and is not served; "
+            "operators have been alerted. Send a new request_id to decide again.",
+            extra={"request_id": str(request_id)},
+        )
+    if stored["fingerprint"] != fingerprint:
         raise IdempotencyConflict(
             f"request_id {request_id} was already used with a different request body; "
             "use a new request_id for a new request",
             fields={"request_id": ["already used with a different body"]},
             extra={"request_id": str(request_id)},
         )
-    if stored.outcome == Outcome.ACCEPTED and stored.provider_id is not None:
-        why = current_snapshot().why_not(str(stored.provider_id), stored.region)
+    if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
+        why = current_snapshot().why_not(str(stored["provider_id"]), stored["region"])
         if why is not None:
             raise ReplayNotCompliant(
                 f"the stored decision for request_id {request_id} named a provider that may no longer "
-                f"serve {stored.region}: {why[1]}; send a new request_id to decide again",
+                f"serve {stored['region']}: {why[1]}; send a new request_id to decide again",
                 extra={"request_id": str(request_id), "reason": why[0]},
             )
-    return DispatchResult(str(request_id), stored.status_code, stored.response, replayed=True, decision=None)
+    return DispatchResult(str(request_id), stored["status_code"], stored["response"], replayed=True, decision=None)
 
 
 def dispatch_log_insert(*, log: DispatchLog) -> bool:

@@ -1,4 +1,5 @@
-"""Audit rows built through the real insert (signed, one statement), with chosen times and contents."""
+"""Audit rows built through the real insert (signed, one statement), with chosen times and contents;
+and `tamper`, which changes them behind the application's back as the owner role could."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import uuid
 from typing import Any
 
+from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.models import DispatchLog, Outcome
+from audit.roles import owner_alias
 from policies.services import dispatch_log_insert
 
 
@@ -38,3 +41,19 @@ def log_make(
     log = DispatchLog(**values)
     assert dispatch_log_insert(log=log)
     return log
+
+
+def tamper(sql: str, params: list[Any]) -> None:
+    """Run `sql` as the role owning the tables (the service role may not change audit rows): on
+    PostgreSQL the owner switches off the append-only trigger around it, as an attacker holding the
+    owner's (or a superuser's) credentials could. With two roles the test must be transactional:
+    the owner's connection sees only committed rows."""
+    alias = owner_alias()
+    connection = connections[alias]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE dispatch_logs DISABLE TRIGGER dispatch_logs_append_only")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred foreign-key checks run now
+            cursor.execute("ALTER TABLE dispatch_logs ENABLE TRIGGER dispatch_logs_append_only")

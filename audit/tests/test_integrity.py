@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from audit.integrity import Problem, VerifyReport, audit_log_verify, checkpoint_seal, row_digest
 from audit.models import AuditCheckpoint, DispatchLog
-from audit.tests.factories import log_make
+from audit.roles import owner_alias
+from audit.tests.factories import log_make, tamper
 
-pytestmark = pytest.mark.django_db
+# Committed rows: sealing runs as the owner role, on its own connection (with two roles).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def first(report: VerifyReport) -> Problem:
     problem = report.first_problem
     assert problem is not None, "expected a problem"
     return problem
-
-
-def _raw(sql: str, params: list) -> None:
-    """Change the table behind the application's back (on PostgreSQL, as a superuser bypassing triggers)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = origin")
 
 
 @pytest.fixture
@@ -57,8 +48,8 @@ def test_honest_log_verifies_and_is_sealed_into_chained_checkpoints(honest_log, 
 def test_row_edited_with_raw_sql_is_named(honest_log):
     checkpoint_seal()
     victim = honest_log[5]
-    _raw("UPDATE dispatch_logs SET region = %s WHERE id = %s", ["eu_west", victim.pk])
-    _raw("UPDATE dispatch_logs SET decision_us = 1 WHERE id = %s", [honest_log[8].pk])
+    tamper("UPDATE dispatch_logs SET region = %s WHERE id = %s", ["eu_west", victim.pk])
+    tamper("UPDATE dispatch_logs SET decision_us = 1 WHERE id = %s", [honest_log[8].pk])
     report = audit_log_verify()
     assert report.first_problem is not None
     assert first(report).row_id == victim.pk
@@ -69,7 +60,7 @@ def test_row_edited_with_raw_sql_is_named(honest_log):
 
 def test_unsealed_row_edited_is_named_too(honest_log):
     victim = honest_log[2]
-    _raw("UPDATE dispatch_logs SET response = %s WHERE id = %s", ['{"forged": true}', victim.pk])
+    tamper("UPDATE dispatch_logs SET response = %s WHERE id = %s", ['{"forged": true}', victim.pk])
     assert first(audit_log_verify()).row_id == victim.pk
     sealed = checkpoint_seal()
     assert sum(cp.row_count for cp in sealed) == 2  # sealing stops before the bad row
@@ -78,8 +69,8 @@ def test_unsealed_row_edited_is_named_too(honest_log):
 def test_sealed_row_deleted_with_raw_sql_is_named(honest_log):
     checkpoint_seal()
     victim = honest_log[6]
-    _raw("DELETE FROM dispatch_logs WHERE id = %s", [victim.pk])
-    _raw("DELETE FROM dispatch_logs WHERE id = %s", [honest_log[9].pk])
+    tamper("DELETE FROM dispatch_logs WHERE id = %s", [victim.pk])
+    tamper("DELETE FROM dispatch_logs WHERE id = %s", [honest_log[9].pk])
     report = audit_log_verify()
     assert first(report).row_id == victim.pk
     assert "deleted" in first(report).message
@@ -90,9 +81,9 @@ def test_sealed_row_deleted_with_raw_sql_is_named(honest_log):
 def test_row_inserted_into_a_sealed_range_is_named(honest_log, providers):
     checkpoint_seal()
     gap_id = honest_log[3].pk
-    _raw("DELETE FROM dispatch_logs WHERE id = %s", [gap_id])
+    tamper("DELETE FROM dispatch_logs WHERE id = %s", [gap_id])
     forged = log_make(provider=providers["beta"], policy=providers["policy"])
-    _raw("UPDATE dispatch_logs SET id = %s WHERE id = %s", [gap_id, forged.pk])
+    tamper("UPDATE dispatch_logs SET id = %s WHERE id = %s", [gap_id, forged.pk])
     problems = audit_log_verify().problems
     assert problems and problems[0].row_id == gap_id
     assert f"row id={gap_id} was replaced" in problems[0].message
@@ -100,6 +91,6 @@ def test_row_inserted_into_a_sealed_range_is_named(honest_log, providers):
 
 def test_altered_checkpoint_is_detected(honest_log):
     checkpoint_seal()
-    AuditCheckpoint.objects.filter(seq=2).update(row_count=3)
+    AuditCheckpoint.objects.using(owner_alias()).filter(seq=2).update(row_count=3)  # the service may not
     report = audit_log_verify()
     assert not report.ok and "checkpoint #2 was altered" in first(report).message

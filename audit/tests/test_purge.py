@@ -7,13 +7,15 @@ from dataclasses import asdict
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import DatabaseError
 from django.utils import timezone
 
 from audit.integrity import Problem, VerifyReport, audit_log_verify
-from audit.models import AuditPurge, DispatchLog, DispatchOutcome, ModelMetric
+from audit.models import AuditCheckpoint, AuditPurge, DispatchLog, DispatchOutcome, ModelMetric
 from audit.outcomes import OutcomeReport, outcome_report
-from audit.tests.factories import log_make
+from audit.purge import dispatch_logs_purge
+from audit.roles import owner_alias
+from audit.tests.factories import log_make, tamper
 from clients.testing import keyed_api
 from policies.services import request_fingerprint
 
@@ -61,19 +63,14 @@ def test_purge_deletes_old_rows_keeps_rollups_and_verification(aged_log, capsys)
 def test_deleting_a_row_the_purge_did_not_cover_is_still_detected(aged_log):
     _old, recent = aged_log
     call_command("purge_dispatch_logs", "--older-than", "30")
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE dispatch_logs DISABLE TRIGGER dispatch_logs_append_only")
-        cursor.execute("DELETE FROM dispatch_logs WHERE id = %s", [recent[0].pk])
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE dispatch_logs ENABLE TRIGGER dispatch_logs_append_only")
+    tamper("DELETE FROM dispatch_logs WHERE id = %s", [recent[0].pk])
     report = audit_log_verify()
     assert first(report).row_id == recent[0].pk
 
 
 def test_forged_purge_record_is_detected(aged_log):
     call_command("purge_dispatch_logs", "--older-than", "30")
-    AuditPurge.objects.update(through_id=10**9)
+    AuditPurge.objects.using(owner_alias()).update(through_id=10**9)  # as the owner: the service may not
     with pytest.raises(CommandError, match="purge record"):
         call_command("verify_audit_log", "--no-seal")
 
@@ -81,3 +78,16 @@ def test_forged_purge_record_is_detected(aged_log):
 def test_purge_argument_is_validated():
     with pytest.raises(CommandError, match="at least 1"):
         call_command("purge_dispatch_logs", "--older-than", "0")
+
+
+@pytest.mark.postgres
+def test_the_service_role_cannot_take_the_purge_path(require_postgres, require_two_roles, aged_log):
+    """The purge is the owner's: as the service role it is refused before anything is deleted or recorded."""
+    before = set(DispatchLog.objects.values_list("id", flat=True))
+    with pytest.raises(DatabaseError, match="permission denied for table audit_"):
+        dispatch_logs_purge(older_than_days=30, using="default")
+    assert set(DispatchLog.objects.values_list("id", flat=True)) == before
+    assert not AuditPurge.objects.exists() and not AuditCheckpoint.objects.exists()
+    purge = dispatch_logs_purge(older_than_days=30)  # the owner's path (DATABASE_OWNER_URL)
+    assert purge.rows_deleted == 8 and DispatchLog.objects.count() == len(before) - 8
+    assert audit_log_verify().ok

@@ -77,6 +77,11 @@ class DispatchView(APIView):
                 s.UnprocessableSerializer,
                 description="Refused (no compliant provider, override refused) or request_id reused with another body.",
             ),
+            500: OpenApiResponse(
+                s.ErrorSerializer,
+                description="`audit_row_tampered`: the stored decision of a replay failed its integrity check "
+                "(changed behind the service's back); it is never served. Send a new request_id.",
+            ),
             **ERRORS,
             **UNAVAILABLE,
         },

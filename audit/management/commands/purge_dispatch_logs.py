@@ -1,4 +1,7 @@
-"""Retention: delete audit rows older than N days, in batches, keeping rollups and verifiability."""
+"""Retention: delete audit rows older than N days, in batches, keeping rollups and verifiability.
+
+Runs as the owner role (DATABASE_OWNER_URL when set): the service role may not take this path.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import getpass
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import ProgrammingError
 
 from audit.purge import dispatch_logs_purge
 
@@ -22,9 +26,15 @@ class Command(BaseCommand):
             raise CommandError("--older-than must be at least 1 (days)")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
-        purge = dispatch_logs_purge(
-            older_than_days=options["older_than"], batch_size=options["batch_size"], requested_by=getpass.getuser()
-        )
+        try:
+            purge = dispatch_logs_purge(
+                older_than_days=options["older_than"], batch_size=options["batch_size"], requested_by=getpass.getuser()
+            )
+        except ProgrammingError as exc:  # psycopg's InsufficientPrivilege: not the owner role
+            raise CommandError(
+                f"the purge was refused ({str(exc).strip().splitlines()[0]}): it runs as the owner role; "
+                "set DATABASE_OWNER_URL"
+            ) from exc
         self.stdout.write(
             f"purged {purge.rows_deleted} rows "
             f"(ids through {purge.through_id}, checkpoint #{purge.through_checkpoint}) "
