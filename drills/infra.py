@@ -3,6 +3,8 @@
 The drills stop and restart databases, so they never touch the machine's shared PostgreSQL
 (5432) or Redis (6379): each run initialises its own cluster and Redis on free ports in a
 temporary directory and removes them at the end, also on failure (`Stack` is a context manager).
+As in production, the cluster has two roles: the owner migrates, the servers run as the service
+(README "Security and access"); the drills' own SQL runs as the cluster's superuser.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+OWNER_ROLE, SERVICE_ROLE = "mds_owner", "mds_service"
 _PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
 PG_BIN = Path(os.environ.get("DRILL_PG_BIN") or (_PG_BINS[-1] if _PG_BINS else "/usr/lib/postgresql/15/bin"))
 
@@ -48,8 +52,8 @@ class PrivatePostgres:
         self.log = self.dir / "postgres.log"
         self.port = free_port()
 
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, role: str = "postgres") -> str:
+        return f"postgres://{role}@127.0.0.1:{self.port}/{database}"
 
     def init(self) -> None:
         self.dir.mkdir(parents=True)
@@ -65,6 +69,9 @@ class PrivatePostgres:
             timeout=120,
         )
         self.start()
+        # The owner may create databases: the drills' pytest runs create their test databases with it.
+        self.sql(f"CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB")
+        self.sql(f"CREATE ROLE {SERVICE_ROLE} LOGIN")
 
     def _ctl(self, *args: str, timeout: float = 60) -> None:
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]), check=True, timeout=timeout)
@@ -131,7 +138,7 @@ class Gunicorn:
         self.port = free_port()
         self.log = workdir / f"gunicorn-{name}.log"
         self.env = {
-            **os.environ,
+            **without_owner(os.environ),
             "DJANGO_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
             "SECURE_SSL_REDIRECT": "false",
@@ -186,11 +193,22 @@ class Gunicorn:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def without_owner(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without DATABASE_OWNER_URL (the caller's, e.g. .ci/run's, names another cluster)."""
+    return {key: value for key, value in env.items() if key != "DATABASE_OWNER_URL"}
+
+
 def manage(
-    *args: str, database_url: str, check: bool = True, env: dict[str, str] | None = None
+    *args: str, database_url: str, owner_url: str = "", check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """manage.py on a drill database; `env` (e.g. a server's) replaces the development defaults."""
-    env = {**(env or {**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""}), "DATABASE_URL": database_url}
+    """manage.py on a drill database; `env` (e.g. a server's) replaces the development defaults.
+
+    `owner_url`: the owner role's URL (migrate); without it, the command has DATABASE_URL's role only."""
+    env = {
+        **without_owner(env or {**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""}),
+        "DATABASE_URL": database_url,
+        **({"DATABASE_OWNER_URL": owner_url} if owner_url else {}),
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -218,9 +236,10 @@ class Stack:
         try:
             self.pg.init()
             self.redis.start()
-            self.pg.sql(f"CREATE DATABASE {self.TEMPLATE}")
-            manage("migrate", "--noinput", database_url=self.pg.url(self.TEMPLATE))
-            manage("seed_demo", database_url=self.pg.url(self.TEMPLATE))
+            self.pg.sql(f"CREATE DATABASE {self.TEMPLATE} OWNER {OWNER_ROLE}")
+            service_url = self.pg.url(self.TEMPLATE, SERVICE_ROLE)
+            manage("migrate", "--noinput", database_url=service_url, owner_url=self.pg.url(self.TEMPLATE, OWNER_ROLE))
+            manage("seed_demo", database_url=service_url)
             # The drills test the service, not the providers' quotas: lift the demo's 60 req/min.
             self.pg.sql(
                 "UPDATE model_providers SET requests_per_minute = 1000000, tokens_per_minute = 1000000000",
@@ -237,9 +256,9 @@ class Stack:
         self.close()
 
     def database(self, name: str) -> str:
-        """A fresh copy of the seeded template; its URL."""
-        self.pg.sql(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}")
-        return self.pg.url(name)
+        """A fresh copy of the seeded template (tables and grants included); the service role's URL."""
+        self.pg.sql(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE} OWNER {OWNER_ROLE}")
+        return self.pg.url(name, SERVICE_ROLE)
 
     def gunicorn(self, name: str, database_url: str, workers: int = 4) -> Gunicorn:
         server = Gunicorn(self.workdir, name, database_url, self.redis.url, workers=workers)

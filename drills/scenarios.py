@@ -28,7 +28,7 @@ from drills.common import (
     statuses_text,
     target_up,
 )
-from drills.infra import ROOT, Stack
+from drills.infra import OWNER_ROLE, ROOT, SERVICE_ROLE, Stack
 
 
 @dataclass(frozen=True)
@@ -331,11 +331,12 @@ def drill_schemathesis(stack: Stack, profile: Profile) -> Outcome:
 
 
 def _pytest(stack: Stack, name: str, paths: list[str], env: dict[str, str]) -> tuple[int, str]:
-    url = stack.pg.url("postgres")
+    """pytest on the private cluster, with two roles as in CI (the owner creates the test database)."""
     run_env = {
         **os.environ,
         **env,
-        "DATABASE_URL": url,
+        "DATABASE_URL": stack.pg.url("postgres", SERVICE_ROLE),
+        "DATABASE_OWNER_URL": stack.pg.url("postgres", OWNER_ROLE),
         "DATABASE_TEST_NAME": f"test_drill_{name}",
         "REDIS_URL": "",
         "CI": "true",
