@@ -94,6 +94,18 @@ def _service_joins_the_test_database() -> None:
     TestCase.databases = {"default"}  # one transaction per test: the owner could not see its rows
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _owner_url_stays_here():
+    """Servers and scripts that tests start (bin/start, gunicorn, manage.py) are given their own
+    DATABASE_URL; this run's DATABASE_OWNER_URL names another database and must not follow them."""
+    from django.conf import settings
+
+    assert settings.DATABASES  # read (the owner alias is configured) before the variable goes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DATABASE_OWNER_URL", raising=False)
+        yield
+
+
 @pytest.fixture
 def require_two_roles():
     """Tests of the service role's refusals: they need DATABASE_OWNER_URL (two roles); fail in CI without."""
