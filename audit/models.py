@@ -6,8 +6,9 @@ Rows keep the exact response text that was returned (text, not JSONB, which woul
 keys), so a replay returns the same bytes.
 
 The log is append-only: the ORM refuses to update or delete a row (`AppendOnlyQuerySet`,
-`DispatchLog.save/delete`), PostgreSQL rejects UPDATE/DELETE with a trigger (migration 0002)
-except inside the retention purge, and each row carries an HMAC `digest` of its content,
+`DispatchLog.save/delete`); on PostgreSQL the service role may only SELECT and INSERT it
+(`audit.roles`), and a trigger (migration 0004) rejects every UPDATE, and a DELETE of a row no
+recorded purge covers, whoever runs it; each row carries an HMAC `digest` of its content,
 computed in Python by the single INSERT (see `audit.integrity`).
 """
 

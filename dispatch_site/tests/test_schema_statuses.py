@@ -13,7 +13,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 # What each operation can answer, from its code paths (the DB-outage 503 applies to all).
 MUST_DECLARE = {
-    "dispatch": {"200", "400", "409", "413", "415", "422", "503"},
+    "dispatch": {"200", "400", "409", "413", "415", "422", "500", "503"},  # 500: audit_row_tampered (replay)
     "providers_list": {"200", "400", "503"},
     "policies_validate": {"200", "400", "503"},
     "dispatch_outcome": {"200", "201", "400", "404", "409", "413", "415", "503"},
