@@ -1,4 +1,5 @@
-"""The only writers of API clients: create, rotate, revoke, change scopes and rate.
+"""The only writers of API clients: create, rotate, revoke, change scopes and rate, and authorise
+a client to act for teachers (one teacher, or every teacher of a school).
 
 Each returns the new key where one is made; the key is shown once and never stored.
 """
@@ -7,13 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.keys import key_generate, key_hash, principal_cache
-from clients.models import ApiClient, Scope
+from clients.models import ApiClient, Scope, TeacherAuthorisation
 from clients.rates import RATE_HELP, RateError, rate_parse
+from clients.selectors import school_normalise
+
+if TYPE_CHECKING:  # typing only: the teachers app builds on this one, never the other way round
+    from teachers.models import TeacherProfile
 from dispatch_site.errors import DispatchError
 
 
@@ -96,6 +103,41 @@ def api_client_update(
     client.is_active = is_active
     client.save()
     principal_cache.clear()
+
+
+@transaction.atomic
+def teacher_authorisation_save(*, authorisation: TeacherAuthorisation) -> TeacherAuthorisation:
+    """Authorise `authorisation.client` for one teacher or one school (new or changed; history kept).
+
+    Refused (InvalidClient naming the field) when it names both or neither, or repeats one the
+    client already has; the database constraints are the last word under a race."""
+    authorisation.school = school_normalise(authorisation.school)
+    try:
+        authorisation.full_clean()
+        with transaction.atomic():
+            authorisation.save()
+    except ValidationError as exc:
+        raise InvalidClient("; ".join(exc.messages), fields={k: list(v) for k, v in exc.message_dict.items()}) from exc
+    except IntegrityError as exc:
+        raise InvalidClient(
+            "this client already has this authorisation, or it names both a teacher and a school",
+            fields={"__all__": ["Name one teacher or one school the client is not yet authorised for."]},
+        ) from exc
+    return authorisation
+
+
+@transaction.atomic
+def teacher_authorisation_grant(
+    *, client: ApiClient, teacher: TeacherProfile | None = None, school: str = ""
+) -> TeacherAuthorisation:
+    """Let `client` act for `teacher` (a TeacherProfile) or for every teacher of `school`."""
+    return teacher_authorisation_save(authorisation=TeacherAuthorisation(client=client, teacher=teacher, school=school))
+
+
+@transaction.atomic
+def teacher_authorisation_withdraw(*, authorisation: TeacherAuthorisation) -> None:
+    """Withdraw an authorisation: the client's next override for those teachers is refused (history kept)."""
+    authorisation.delete()
 
 
 DEMO_CLIENT_NAME = "demo-app"

@@ -95,7 +95,7 @@ def test_the_audit_row_names_the_client():
 def test_a_client_cannot_read_another_clients_dispatch_through_its_request_id():
     demo_world_load()
     demo_teacher_load()
-    alice, a, _ = keyed_api("dispatch", "override")
+    alice, a, _ = keyed_api("dispatch", "override", teachers=[DEMO_TEACHER_ID])
     bob, b, _ = keyed_api("dispatch")
     rid = uuid.uuid4()
     body = {
@@ -155,11 +155,22 @@ def test_a_teacher_and_an_api_client_cannot_reach_the_admin(client, django_user_
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+# The teacher-authorisation inline's management form, with no rows.
+NO_AUTHORISATIONS = {"teacher_authorisations-TOTAL_FORMS": "0", "teacher_authorisations-INITIAL_FORMS": "0"}
+
+
 def test_admin_creates_a_client_showing_the_key_once_then_rotates_and_revokes(admin_client):
     demo_world_load()
     response = admin_client.post(
         "/admin/clients/apiclient/add/",
-        {"name": "from-admin", "description": "", "scopes": ["read", "dispatch"], "rate": "100/min", "is_active": "on"},
+        {
+            "name": "from-admin",
+            "description": "",
+            "scopes": ["read", "dispatch"],
+            "rate": "100/min",
+            "is_active": "on",
+            **NO_AUTHORISATIONS,
+        },
         follow=True,
     )
     text = response.content.decode()
@@ -180,7 +191,8 @@ def test_admin_creates_a_client_showing_the_key_once_then_rotates_and_revokes(ad
 
 def test_admin_rejects_a_bad_rate(admin_client):
     response = admin_client.post(
-        "/admin/clients/apiclient/add/", {"name": "bad", "scopes": ["read"], "rate": "fast", "is_active": "on"}
+        "/admin/clients/apiclient/add/",
+        {"name": "bad", "scopes": ["read"], "rate": "fast", "is_active": "on", **NO_AUTHORISATIONS},
     )
     assert response.status_code == 200 and "N/period" in response.content.decode()
     assert not ApiClient.objects.filter(name="bad").exists()

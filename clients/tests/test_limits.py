@@ -91,7 +91,7 @@ def test_every_provider_at_its_limit_is_a_refusal_naming_the_limit(world):
 def test_an_override_to_a_provider_at_its_limit_is_refused(world):
     demo_teacher_load()
     ModelProvider.objects.filter(slug="anthropic-claude").update(requests_per_minute=1)
-    api, _, _ = keyed_api("dispatch", "override")
+    api, _, _ = keyed_api("dispatch", "override", teachers=[DEMO_TEACHER_ID])
     body = {
         **BASIC,
         "teacher_override": True,

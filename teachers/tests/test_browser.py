@@ -53,6 +53,7 @@ def test_teacher_journey_without_javascript(live_server, browser, artifacts_dir,
         justification="Bob's class reads Spanish texts aloud together",
         request_id=None,
         client_ref="web:teacher-form",
+        acting_client_id=None,
     )
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

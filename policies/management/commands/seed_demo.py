@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from clients.services import DEMO_CLIENT_NAME, demo_client_ensure
 from policies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
-from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
+from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_client_authorise, demo_teacher_load
 
 
 class Command(BaseCommand):
@@ -24,4 +24,8 @@ class Command(BaseCommand):
             f" regions {', '.join(teacher.regions)})"
         )
         key = demo_client_ensure()
-        self.stdout.write(f"Demo API client {DEMO_CLIENT_NAME!r} (all scopes); send: Authorization: Api-Key {key}")
+        demo_client_authorise(teacher=teacher)
+        self.stdout.write(
+            f"Demo API client {DEMO_CLIENT_NAME!r} (all scopes; overrides for teacher_id {teacher.external_id!r}"
+            f" only); send: Authorization: Api-Key {key}"
+        )

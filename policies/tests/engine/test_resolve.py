@@ -21,12 +21,14 @@ from policies.engine.types import (
     REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
     REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
     REFUSAL_REGION_NOT_CONFIGURED,
+    REFUSAL_TEACHER_NOT_AUTHORISED,
     REFUSAL_TEACHER_REGION,
     REFUSAL_TEACHER_UNKNOWN,
 )
 from policies.tests.engine.worlds import policy, provider, rule, world
 
 MATH = DispatchContext("mathematics", "elementary", "us_east")
+NOT_AUTHORISED = REFUSAL_TEACHER_NOT_AUTHORISED
 A, B, C = provider("a"), provider("b"), provider("c")
 
 
@@ -200,6 +202,10 @@ REASON = "Student needs a specialised science model for lab reports"
         (True, OverrideRequest("c", REASON, "t9", teacher_known=False), REFUSAL_TEACHER_UNKNOWN),
         # who may ask is checked before what is asked
         (False, OverrideRequest("b", "short", "t1", teacher_regions=frozenset({"eu_west"})), REFUSAL_TEACHER_REGION),
+        (True, OverrideRequest("c", REASON, "t1", client_authorised=False), REFUSAL_TEACHER_NOT_AUTHORISED),
+        # the client's authorisation comes first: a client not authorised learns nothing about the teacher
+        (True, OverrideRequest("c", REASON, "t9", teacher_known=False, client_authorised=False), NOT_AUTHORISED),
+        (False, OverrideRequest("b", "short", "t1", False, frozenset(), client_authorised=False), NOT_AUTHORISED),
     ],
 )
 def test_override_rules(allow, override, code):
@@ -213,6 +219,13 @@ def test_override_rules(allow, override, code):
         assert decision.provider is not None and decision.provider.id == "c"
         assert decision.override_applied
         assert decision.policy is not None and decision.policy.id == "p"
+
+
+def test_a_client_not_authorised_for_the_teacher_is_refused_naming_the_teacher():
+    snapshot = world([A, C], [policy("p", "a")], [rule()])
+    decision = resolve_override(MATH, snapshot, OverrideRequest("c", REASON, "t-7", client_authorised=False))
+    assert decision.refusal_code == REFUSAL_TEACHER_NOT_AUTHORISED and decision.provider is None
+    assert decision.refusal_detail == "this client is not authorised to act for teacher 't-7'"
 
 
 def test_override_of_a_context_that_cannot_resolve_is_refused_with_that_reason():
