@@ -27,6 +27,18 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, low: int, high: int) -> int:
+    """An integer setting within [low, high]; anything else refuses to start, naming the variable."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number from {low} to {high}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
 DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env_bool("DEBUG", False)
@@ -218,6 +230,12 @@ API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # r
 RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))  # per-process counts meanwhile
 # Dispatch takes its rate-limit slots in leases that live at most this long (dispatch_site/ratelimit.py).
 RATE_LIMIT_LEASE_SECONDS = float(os.environ.get("RATE_LIMIT_LEASE_SECONDS", "1"))
+# Outcome reports are bounded (400 beyond): tokens per field, and latency up to the histogram's top bucket.
+OUTCOME_MAX_TOKENS = env_int("OUTCOME_MAX_TOKENS", 1_000_000, low=1, high=100_000_000)
+OUTCOME_MAX_LATENCY_MS = env_int("OUTCOME_MAX_LATENCY_MS", 600_000, low=1, high=600_000)
+# The most of a provider's tokens_per_minute one client's reported tokens may use (percent): a client
+# past it sees the provider as rate-limited for its own dispatches; the others keep the rest.
+CLIENT_TOKEN_SHARE_PERCENT = env_int("CLIENT_TOKEN_SHARE_PERCENT", 50, low=1, high=100)
 ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
 ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
 CONTENT_SECURITY_POLICY = os.environ.get(

@@ -67,7 +67,10 @@ def test_tokens_reported_past_the_tpm_saturate_the_provider(world):
     openai = ModelProvider.objects.get(slug="openai-gpt4")
     api, _, _ = keyed_api("dispatch")
     assert api.post("/dispatch", BASIC, format="json").json()["provider_slug"] == "openai-gpt4"
-    assert provider_tokens_add(provider_id=str(openai.id), tokens=openai.tokens_per_minute) >= 100_000
+    tpm = openai.tokens_per_minute
+    for ref in ("app-a", "app-b"):  # two clients, each reporting past its share (half): the minute's tokens
+        provider_tokens_add(provider_id=str(openai.id), tokens=tpm, client_ref=ref, tokens_per_minute=tpm)
+    assert provider_usage(provider_id=str(openai.id))["tokens"] == tpm
     body = api.post("/dispatch", BASIC, format="json").json()
     assert body["provider_slug"] == "anthropic-claude"
     assert passed_over(body)["openai-gpt4"] == "rate_limited"
