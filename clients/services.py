@@ -18,10 +18,10 @@ from clients.keys import key_generate, key_hash, principal_cache
 from clients.models import ApiClient, Scope, TeacherAuthorisation
 from clients.rates import RATE_HELP, RateError, rate_parse
 from clients.selectors import school_normalise
+from dispatch_site.errors import DispatchError
 
 if TYPE_CHECKING:  # typing only: the teachers app builds on this one, never the other way round
     from teachers.models import TeacherProfile
-from dispatch_site.errors import DispatchError
 
 
 class InvalidClient(DispatchError):
@@ -120,7 +120,7 @@ def teacher_authorisation_save(*, authorisation: TeacherAuthorisation) -> Teache
         raise InvalidClient("; ".join(exc.messages), fields={k: list(v) for k, v in exc.message_dict.items()}) from exc
     except IntegrityError as exc:
         raise InvalidClient(
-            "this client already has this authorisation, or it names both a teacher and a school",
+            "this client already has this authorisation, or it does not name exactly one teacher or school",
             fields={"__all__": ["Name one teacher or one school the client is not yet authorised for."]},
         ) from exc
     return authorisation

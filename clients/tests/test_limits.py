@@ -180,13 +180,15 @@ def test_a_refused_dispatch_counts_against_the_client_too(world):
 
 
 class RedisCommands:
-    """The commands clients send Redis while the block runs (not those a script runs), via MONITOR."""
+    """The commands clients send this test's Redis database while the block runs (not those a script
+    runs), via MONITOR (which sees every database: other test runs may share the server)."""
 
     def __enter__(self) -> RedisCommands:
         # Its own connections, not the app's pool: MONITOR holds the connection it runs on, and the
         # end marker is sent on another one, opened before MONITOR starts.
         self.redis = redis.Redis.from_url(settings.REDIS_URL, single_connection_client=True)
         self.redis.ping()
+        self.db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
         self.monitor = redis.Redis.from_url(settings.REDIS_URL).monitor()
         self.monitor.__enter__()  # MONITOR is on once its OK is read
         self.sent: list[str] = []
@@ -198,7 +200,7 @@ class RedisCommands:
         for command in self.monitor.listen():
             if marker in command["command"]:
                 break
-            if command["client_type"] != "lua":
+            if command["client_type"] != "lua" and command["db"] == self.db:
                 self.sent.append(command["command"].split()[0].upper())
         self.monitor.__exit__(None, None, None)
         self.redis.close()
