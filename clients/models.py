@@ -115,4 +115,4 @@ class TeacherAuthorisation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client_id}: school {self.school}" if self.school else f"{self.client_id}: teacher {self.teacher}"
+        return f"school {self.school}" if self.school else f"teacher {self.teacher}"
