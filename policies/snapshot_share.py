@@ -3,7 +3,8 @@
 Every worker rebuilding from PostgreSQL at once multiplied the build by the number of workers on
 a few cores (at 10,000 policies, seconds of staleness). With Redis configured, the first worker
 to see a new version claims it (SET NX with an expiry, in case it dies), builds the rows and
-stores them; the others keep serving their previous snapshot for a moment and then load the
+stores them; the others keep serving their previous snapshot for a moment (never longer than
+SNAPSHOT_DB_CHECK_INTERVAL, whatever the claim says: `policies.snapshot._may_wait`) and then load the
 rows (JSON, with orjson: ~10x the stdlib's speed on these 2 MB at 10,000 policies), which costs a
 fraction of a build. A worker with no snapshot yet never waits.
 The process that commits an authoring change builds and shares the rows before announcing the
@@ -13,8 +14,8 @@ The key names the stamp's version and its `changed_at`, read from PostgreSQL, so
 from one database can never be served for another (a restore, a flushed test database).
 
 Redis is a cache, never a source of truth: whoever can write to it must not be able to change a
-decision. So the stored value is HMAC-SHA256(SNAPSHOT_SHARE_KEY, Redis key name + row bytes)
-followed by the rows; the key never travels through Redis (it comes from settings), and the key
+decision. So the stored value is the hex HMAC-SHA256(SNAPSHOT_SHARE_KEY, Redis key name + row
+bytes) followed by the rows; the key never travels through Redis (it comes from settings), and the key
 name binds the rows to the PostgreSQL stamp they were built at (rows of another version,
 database or key prefix fail too). The MAC is checked with `hmac.compare_digest` before the rows
 are parsed; rows that fail are ignored (the worker builds from PostgreSQL), counted in

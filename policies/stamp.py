@@ -156,8 +156,8 @@ def _correct(client: Any, key: str, *, seen: bytes | None, version: int) -> None
         if not _state["ahead_logged"]:
             _state["ahead_logged"] = True
             logger.warning(
-                "snapshot stamp: the Redis mirror said %r, ahead of PostgreSQL's %d (forged, or a restored "
-                "database); PostgreSQL's version is served and the mirror was corrected",
+                "snapshot stamp: the Redis mirror held %r, ahead of PostgreSQL's %d or not a version (forged, "
+                "or a restored database); PostgreSQL's version is served and the mirror was corrected",
                 seen,
                 version,
             )
