@@ -1,5 +1,9 @@
-"""The demo teacher (idempotent): teaches in us_east and eu_west, so the form offers two regions
-and eu_west's blocked `us-only-provider` can be tried (and refused)."""
+"""The demo teacher: teaches in us_east and eu_west, so the form offers two regions and eu_west's
+blocked `us-only-provider` can be tried (and refused).
+
+Created only when no user has the demo teacher's username; an existing account (its password,
+profile, regions, whether it is active) is never changed (issue 12, finding 4).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from teachers.models import TeacherProfile
-from teachers.services import teacher_create, teacher_profile_save
+from teachers.services import teacher_create
 
 DEMO_TEACHER_USERNAME = "teacher"
 DEMO_TEACHER_PASSWORD = "dispatch-demo-teacher"  # noqa: S105 - a documented demo credential
@@ -16,7 +20,9 @@ DEMO_TEACHER_REGIONS = ["us_east", "eu_west"]
 
 
 @transaction.atomic
-def demo_teacher_load() -> TeacherProfile:
+def demo_teacher_load() -> TeacherProfile | None:
+    """The demo teacher's profile, created with its account when no user has the demo username;
+    None when such a user exists without a teacher profile (it is left as it is)."""
     user = get_user_model().objects.filter(username=DEMO_TEACHER_USERNAME).first()
     if user is None:
         return teacher_create(
@@ -27,7 +33,4 @@ def demo_teacher_load() -> TeacherProfile:
             school="Demo Elementary School",
             email="teacher@example.org",
         )
-    profile = TeacherProfile.objects.filter(user=user).first() or TeacherProfile(user=user)
-    profile.external_id, profile.regions = DEMO_TEACHER_ID, DEMO_TEACHER_REGIONS
-    profile.school = profile.school or "Demo Elementary School"
-    return teacher_profile_save(profile=profile)
+    return TeacherProfile.objects.filter(user=user).first()
