@@ -267,5 +267,6 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 # so a transaction still committing an older id is never skipped.
 AUDIT_SETTLE_SECONDS = float(os.environ.get("AUDIT_SETTLE_SECONDS", "10"))
 AUDIT_CHECKPOINT_ROWS = int(os.environ.get("AUDIT_CHECKPOINT_ROWS", "1000"))
-# Optional bearer token for GET /metrics (Prometheus); unset, /metrics is open (keep it internal).
+# Bearer token for GET /metrics (Prometheus). Unset: /metrics is open in development and refused
+# (403) under DJANGO_ENV=production; `check --deploy` warns (audit/checks.py).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
