@@ -2,7 +2,10 @@
 and the teachers each client may act for (one teacher, or every teacher of a school), with the
 history of those authorisations on the client's page.
 
-Declarative; every write goes through clients.services.
+Declarative; every write goes through clients.services. A new key (add, rotate) is shown in the
+response to that POST itself, marked no-store, and nowhere else: never in a message (the
+`messages` cookie is signed, not encrypted), the session or a log, so it exists only in that
+one page and the administrator's clipboard.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -93,8 +98,25 @@ class TeacherAuthorisationInline(admin.TabularInline):
     )
 
 
-def _show_key(request: HttpRequest, client: ApiClient, key: str) -> None:
-    messages.warning(request, f"API key for {client.name} (shown once; copy it now): {key}")
+_NEW_KEYS = "_new_api_keys"  # request attribute: keys made while handling this request only
+
+
+def _keep_key(request: HttpRequest, client: ApiClient, key: str) -> None:
+    """Hold a new key for this request's response (in memory, for this request only)."""
+    keys: list[tuple[ApiClient, str]] = getattr(request, _NEW_KEYS, [])
+    keys.append((client, key))
+    setattr(request, _NEW_KEYS, keys)
+
+
+def keys_shown(request: HttpRequest, title: str) -> HttpResponse | None:
+    """The page showing this request's new keys, uncacheable; None when none were made."""
+    keys = getattr(request, _NEW_KEYS, [])
+    if not keys:
+        return None
+    context = {**admin.site.each_context(request), "title": title, "keys": keys}
+    response = TemplateResponse(request, "admin/clients/apiclient/keys_shown.html", context).render()
+    add_never_cache_headers(response)  # Cache-Control: no-cache, no-store, must-revalidate, private
+    return response
 
 
 @admin.register(ApiClient)
@@ -176,12 +198,16 @@ class ApiClientAdmin(admin.ModelAdmin):
         )
         obj.pk = client.pk
         obj.refresh_from_db()
-        _show_key(request, client, key)
+        _keep_key(request, client, key)
+
+    def response_add(self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None) -> HttpResponse:
+        return keys_shown(request, "New API key") or super().response_add(request, obj, post_url_continue)
 
     @admin.action(description="Rotate the key of the selected clients (new keys shown once)")
-    def rotate_keys(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+    def rotate_keys(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> HttpResponse | None:
         for client in queryset:
-            _show_key(request, client, api_client_rotate(client=client))
+            _keep_key(request, client, api_client_rotate(client=client))
+        return keys_shown(request, "Rotated API keys")
 
     @admin.action(description="Revoke the selected clients' keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:

@@ -146,18 +146,21 @@ DEMO_CLIENT_KEY = "mds_demo0001_dispatch-demo-key-not-a-secret"
 
 
 @transaction.atomic
-def demo_client_ensure() -> str:
-    """The demo client (all scopes, the demo key); idempotent. Returns the key."""
-    ApiClient.objects.update_or_create(
+def demo_client_ensure() -> str | None:
+    """Create the demo client (all scopes, the demo key) if no client has its name; returns the
+    demo key while it works for that client, else None. An existing client is never changed: a
+    revoked, rotated or re-scoped demo client stays as its administrator left it."""
+    client, created = ApiClient.objects.get_or_create(
         name=DEMO_CLIENT_NAME,
         defaults=dict(
             description="Demo client created by seed_demo",
             key_prefix="demo0001",
             key_hash=key_hash(DEMO_CLIENT_KEY),
             scopes=list(Scope.values),
-            is_active=True,
-            revoked_at=None,
         ),
     )
-    principal_cache.clear()
-    return DEMO_CLIENT_KEY
+    if created:
+        principal_cache.clear()
+    if client.is_active and client.key_hash == key_hash(DEMO_CLIENT_KEY):
+        return DEMO_CLIENT_KEY
+    return None

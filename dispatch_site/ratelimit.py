@@ -540,7 +540,9 @@ def _admit_remotely(
     """One script for what the leases could not cover (None when Redis is unavailable)."""
     if _scripts() is None:
         return None
-    keys = ["-", "-", "-", "-"]
+    # Unused slots still name a key under our prefix: Redis checks every key a script declares
+    # against the user's ACL key patterns (docker-compose's user may touch only its prefix).
+    keys = [_key("-")] * 4
     args: list[Any] = [0, 0, 0, 0, 0, 0, 0, ""]
     tokens_key = ""
     if client is not None:

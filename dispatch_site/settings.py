@@ -219,6 +219,9 @@ SNAPSHOT_STAMP_IN_REDIS = bool(REDIS_URL) and env_bool("SNAPSHOT_STAMP_IN_REDIS"
 SNAPSHOT_DB_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_DB_CHECK_INTERVAL", "5"))
 # With Redis, one worker builds each new snapshot version and the others load its rows from Redis.
 SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", True)
+# Shared rows carry an HMAC-SHA256 under this key (never stored in Redis), checked before a worker
+# loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
+SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
 # `make bench` only: mounts /bench/baseline (validate + one audit INSERT), the floor dispatch is
 # measured against. Off unless the bench turns it on.
 BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
@@ -282,5 +285,6 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 # so a transaction still committing an older id is never skipped.
 AUDIT_SETTLE_SECONDS = float(os.environ.get("AUDIT_SETTLE_SECONDS", "10"))
 AUDIT_CHECKPOINT_ROWS = int(os.environ.get("AUDIT_CHECKPOINT_ROWS", "1000"))
-# Optional bearer token for GET /metrics (Prometheus); unset, /metrics is open (keep it internal).
+# Bearer token for GET /metrics (Prometheus). Unset: /metrics is open in development and refused
+# (403) under DJANGO_ENV=production; `check --deploy` warns (audit/checks.py).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

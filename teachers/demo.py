@@ -1,6 +1,10 @@
-"""The demo teacher (idempotent): teaches in us_east and eu_west, so the form offers two regions
-and eu_west's blocked `us-only-provider` can be tried (and refused). The demo API client may act
-for them (and only them), so the README's override example works."""
+"""The demo teacher: teaches in us_east and eu_west, so the form offers two regions and eu_west's
+blocked `us-only-provider` can be tried (and refused). The demo API client may act for them (and
+only them), so the README's override example works.
+
+Created only when no user has the demo teacher's username; an existing account (its password,
+profile, regions, whether it is active) is never changed (issue 12, finding 4).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from django.db import transaction
 from clients.models import ApiClient, TeacherAuthorisation
 from clients.services import DEMO_CLIENT_NAME, teacher_authorisation_grant
 from teachers.models import TeacherProfile
-from teachers.services import teacher_create, teacher_profile_save
+from teachers.services import teacher_create
 
 DEMO_TEACHER_USERNAME = "teacher"
 DEMO_TEACHER_PASSWORD = "dispatch-demo-teacher"  # noqa: S105 - a documented demo credential
@@ -20,7 +24,9 @@ DEMO_SCHOOL = "Demo Elementary School"
 
 
 @transaction.atomic
-def demo_teacher_load() -> TeacherProfile:
+def demo_teacher_load() -> TeacherProfile | None:
+    """The demo teacher's profile, created with its account when no user has the demo username;
+    None when such a user exists without a teacher profile (it is left as it is)."""
     user = get_user_model().objects.filter(username=DEMO_TEACHER_USERNAME).first()
     if user is None:
         return teacher_create(
@@ -31,10 +37,7 @@ def demo_teacher_load() -> TeacherProfile:
             school=DEMO_SCHOOL,
             email="teacher@example.org",
         )
-    profile = TeacherProfile.objects.filter(user=user).first() or TeacherProfile(user=user)
-    profile.external_id, profile.regions = DEMO_TEACHER_ID, DEMO_TEACHER_REGIONS
-    profile.school = profile.school or DEMO_SCHOOL
-    return teacher_profile_save(profile=profile)
+    return TeacherProfile.objects.filter(user=user).first()
 
 
 @transaction.atomic

@@ -17,7 +17,9 @@ GOOD_REASON = "Student needs a model that explains fractions visually"
 @pytest.fixture
 def demo(db) -> TeacherProfile:
     demo_world_load()
-    return demo_teacher_load()
+    profile = demo_teacher_load()
+    assert profile is not None
+    return profile
 
 
 @pytest.fixture

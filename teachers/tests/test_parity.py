@@ -79,6 +79,13 @@ CASES = [
         None,
     ),
     (
+        "justification_invisible",  # 24 characters, none of them visible: refused alike on both surfaces
+        {**MATH, "region": "us_east", "provider": "anthropic-claude", "justification": "\u200b\u2060\u3164" * 8},
+        422,
+        "justification_too_short",
+        None,
+    ),
+    (
         "unknown_provider",
         {**MATH, "region": "us_east", "provider": "no-such-llm"},
         422,

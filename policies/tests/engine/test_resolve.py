@@ -6,6 +6,7 @@ import pytest
 
 from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
 from policies.engine.types import (
+    MIN_JUSTIFICATION_LENGTH,
     REASON_BLOCKED,
     REASON_ENCRYPTION,
     REASON_FRAMEWORK,
@@ -241,3 +242,27 @@ def test_teacher_region_refusal_names_the_teacher_and_their_regions():
     decision = resolve_override(MATH, snapshot, override)
     assert decision.refusal_code == REFUSAL_TEACHER_REGION
     assert decision.refusal_detail == "teacher 't-7' does not teach in us_east (their regions: apac_singapore, eu_west)"
+
+
+INVISIBLE = [
+    "\u200b" * 25,  # zero-width spaces (format, Cf)
+    "\u200d\u2060\ufeff\u00ad\u200e" * 5,  # joiner, word joiner, BOM, soft hyphen, LTR mark
+    "\u0301" * 25,  # combining accents with nothing to sit on
+    "\u3164\u115f\u1160\uffa0\u2800" * 5,  # Hangul fillers and the blank Braille pattern
+    "\u00a0\u3000\u2003\u2028" * 6,  # no-break, ideographic, em space, line separator
+    "x\u200b" * 19,  # 19 visible letters padded past 20 with zero-width spaces
+    "e\u0301" * 12,  # 12 letters, each with a combining accent: 12 visible
+    "a " * 15,  # spaces between letters do not count either
+]
+
+
+@pytest.mark.parametrize("justification", INVISIBLE, ids=[f"invisible{i}" for i in range(len(INVISIBLE))])
+def test_a_justification_counts_visible_characters_only(justification):
+    snapshot = world([A, B, C], [policy("p", "a")], [rule()])
+    decision = resolve_override(MATH, snapshot, OverrideRequest("c", justification))
+    assert len(justification) >= MIN_JUSTIFICATION_LENGTH
+    assert decision.refusal_code == REFUSAL_JUSTIFICATION and decision.provider is None
+    assert f"at least {MIN_JUSTIFICATION_LENGTH} characters" in decision.refusal_detail
+    assert "invisible characters do not count" in decision.refusal_detail
+    visible = OverrideRequest("c", "\u00e9" * 10 + "\u6570\u5b66" * 5)  # 20 visible: accents, CJK
+    assert resolve_override(MATH, snapshot, visible).provider is not None
