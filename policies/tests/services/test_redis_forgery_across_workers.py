@@ -27,7 +27,7 @@ from policies.engine import DispatchContext, resolve
 from policies.snapshot import snapshot_build
 from policies.stamp import stamp_token
 from policies.tests.forgery import attacker, forge_rows, forge_stamp, rows_keys
-from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
+from teachers.demo import DEMO_TEACHER_ID, demo_client_authorise, demo_teacher_load
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DB_CHECK_INTERVAL = 1.0  # the servers' SNAPSHOT_DB_CHECK_INTERVAL
@@ -62,8 +62,9 @@ def servers(request, monkeypatch, settings, require_redis):
 def test_a_redis_forgery_never_changes_a_dispatch_an_override_providers_or_coverage(servers):
     base, log_path, thief = servers
     demo_world_load()
-    demo_teacher_load()
+    teacher = demo_teacher_load()
     demo_client_ensure()
+    assert teacher is not None and demo_client_authorise(teacher=teacher)  # the demo client acts for them
     world, token = snapshot_build(), stamp_token()  # PostgreSQL's world, as this process reads it
     provider = resolve(DispatchContext(**EU), world).provider
     assert provider is not None and provider.slug == "local-eu-provider"
