@@ -1,4 +1,10 @@
-"""The audit log in admin: read-only, filterable, searchable by request id, exportable as CSV."""
+"""The audit log in admin: read-only, filterable, searchable by request id, exportable as CSV.
+
+The CSV is opened in spreadsheets, and its text comes from API clients (`override_reason`,
+`teacher_id`, ...): every text cell that a spreadsheet could read as a formula (starting with
+=, +, -, @, tab or carriage return, or their fullwidth forms) gets a leading single quote, and
+every cell is quoted (OWASP, "CSV Injection").
+"""
 
 from __future__ import annotations
 
@@ -53,6 +59,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class _Echo:
     def write(self, value: str) -> str:
         return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """`value` safe for a spreadsheet: text that could start a formula is prefixed with a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @admin.register(DispatchLog)
@@ -154,12 +170,12 @@ class DispatchLogAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         rows = changelist.get_queryset(request).values_list(*CSV_FIELDS).iterator(chunk_size=2000)
-        writer = csv.writer(_Echo())
+        writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
 
         def lines() -> Iterator[str]:
             yield writer.writerow(CSV_FIELDS)
             for row in rows:
-                yield writer.writerow(row)
+                yield writer.writerow([csv_cell(value) for value in row])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="dispatch_logs.csv"'

@@ -9,6 +9,8 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit and metrics"
 
     def ready(self) -> None:
+        from audit import checks  # noqa: F401 - registers the deployment checks
+
         post_migrate.connect(_service_role_grant, sender=self, dispatch_uid="audit.service_role_grant")
 
 

@@ -10,6 +10,10 @@ Rules that must stay true:
   outcome row, so concurrent reports for one bucket add up exactly and a report is counted once.
 - Buckets are the dispatch's time (not the report's), so outcomes line up with dispatch counts.
 - Cost uses the provider's prices when the outcome is reported (stored with the outcome).
+- Tokens and latency are bounded by the API (OUTCOME_MAX_TOKENS, OUTCOME_MAX_LATENCY_MS), and the
+  reporting client's tokens count against the provider's tokens_per_minute only up to its share
+  (providers.limits), so one client's reports can neither inflate analytics without bound nor use
+  up a provider for the others.
 """
 
 from __future__ import annotations
@@ -137,9 +141,9 @@ def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeRep
             f"dispatch {request_id} was refused, so no LLM call was made and there is no outcome to report",
             fields={"request_id": ["this dispatch was refused"]},
         )
-    provider = ModelProvider.objects.only("cost_per_1k_input_tokens", "cost_per_1k_output_tokens").get(
-        pk=log.provider_id
-    )
+    provider = ModelProvider.objects.only(
+        "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "tokens_per_minute"
+    ).get(pk=log.provider_id)
     outcome = DispatchOutcome(
         dispatch_log_id=log.pk,
         provider_id=log.provider_id,
@@ -177,8 +181,14 @@ def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeRep
             )
     if created:
         outcome_observe(region=log.region, success=report.success, latency_ms=report.latency_ms)
-        # The provider's tokens-per-minute budget (providers.limits): dispatch passes it over once spent.
-        provider_tokens_add(provider_id=str(log.provider_id), tokens=report.input_tokens + report.output_tokens)
+        # The provider's tokens-per-minute budget (providers.limits): dispatch passes it over once spent,
+        # for everyone, or for this client alone once its own share is.
+        provider_tokens_add(
+            provider_id=str(log.provider_id),
+            tokens=report.input_tokens + report.output_tokens,
+            client_ref=client_ref,
+            tokens_per_minute=provider.tokens_per_minute,
+        )
         return OutcomeResult(outcome, str(request_id), created=True)
     stored = DispatchOutcome.objects.get(pk=log.pk)
     if stored.fingerprint != fingerprint:

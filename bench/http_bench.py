@@ -1,7 +1,9 @@
 """HTTP figures: gunicorn under production settings on PostgreSQL + Redis, loaded by wrk.
 
-The bench owns a throwaway database (its own name), a Redis database number and key prefix,
-and a free loopback port; `Stack.close()` removes all of them.
+The bench owns throwaway databases (their own names: the product's and the floor's), a Redis
+database number and key prefix, and free loopback ports; `bench/run.py` removes all of them.
+The floor (`bench/floor/`, `FloorStack`) runs under the same gunicorn configuration and worker
+count as the product, on its own settings and its own database.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -31,18 +34,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def database_create(name: str) -> None:
+def database_create(name: str, *, server: str = PG_SERVER) -> None:
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def database_drop(name: str) -> None:
+def database_drop(name: str, *, server: str = PG_SERVER) -> None:
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -123,6 +126,12 @@ def response_width(samples: int = 1000) -> int:
     return round(sum(widths) / len(widths))
 
 
+def _server_env() -> dict[str, str]:
+    # Nothing of the bench process's own configuration reaches a server (DB_POOL=false once
+    # leaked in and the server opened a connection per request): production defaults only.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "DB_", "REDIS_"))}
+
+
 @dataclass
 class Stack:
     """gunicorn (production settings) on the bench database, Redis db REDIS_DB with its own prefix."""
@@ -133,22 +142,24 @@ class Stack:
     baseline_width: int = 1500
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    server: str = PG_SERVER  # the PostgreSQL server holding `database`
+    # What gunicorn serves, and the answer that says it is ready.
+    wsgi_app: ClassVar[str] = "dispatch_site.wsgi:application"
+    ready_path: ClassVar[str] = "/readyz"
+    ready_status: ClassVar[int] = 200
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        # Nothing of the bench process's own configuration reaches the server (DB_POOL=false once
-        # leaked in and the server opened a connection per request): production defaults only.
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "DB_", "REDIS_"))}
         return {
-            **keep,
+            **_server_env(),
             "DJANGO_ENV": "production",
             "DJANGO_SETTINGS_MODULE": "dispatch_site.settings",
             "SECRET_KEY": "bench-only-" + os.urandom(24).hex(),
             "SECURE_SSL_REDIRECT": "false",  # plain http on loopback
-            "DATABASE_URL": f"{PG_SERVER}/{self.database}",
+            "DATABASE_URL": f"{self.server}/{self.database}",
             "REDIS_URL": f"{REDIS_SERVER}/{REDIS_DB}",
             "CACHE_KEY_PREFIX": self.database,
             "BENCH_BASELINE": "1",
@@ -166,7 +177,7 @@ class Stack:
         gunicorn = Path(sys.executable).parent / "gunicorn"
         log = self.log_path.open("w")
         self.process = subprocess.Popen(  # noqa: S603 - our own server
-            [str(gunicorn), "-c", "gunicorn.conf.py", "dispatch_site.wsgi:application"],
+            [str(gunicorn), "-c", "gunicorn.conf.py", self.wsgi_app],
             cwd=ROOT,
             env=self.env(),
             stdout=log,
@@ -178,11 +189,15 @@ class Stack:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.process.returncode}); see {self.log_path}")
             try:
-                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
+                with urllib.request.urlopen(self.base + self.ready_path, timeout=1) as response:  # noqa: S310
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
+                status = 0
+            if status == self.ready_status:
+                return
+            time.sleep(0.2)
         raise RuntimeError("gunicorn did not become ready")
 
     def worker_pids(self) -> set[int]:
@@ -199,6 +214,46 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+
+
+def floor_env(database: str, *, server: str = PG_SERVER) -> dict[str, str]:
+    """The environment of a process running the floor: its own settings and database; the bench
+    process's DB_* settings pass through, as they reach the product's in-process figures."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    return {**keep, "DJANGO_SETTINGS_MODULE": "bench.floor.settings", "DATABASE_URL": f"{server}/{database}"}
+
+
+def floor_migrate(database: str, *, server: str = PG_SERVER) -> None:
+    """Create the floor's table in `database` (which exists), with the floor's own settings."""
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env=floor_env(database, server=server),
+        check=True,
+    )
+
+
+@dataclass
+class FloorStack(Stack):
+    """The floor (bench/floor/) under the product's gunicorn configuration and worker count.
+
+    Production defaults for the pool, as the product's server gets. Ready when its one view
+    answers a GET with 405 (it takes POST only): the server is up and its URLs are loaded."""
+
+    wsgi_app: ClassVar[str] = "bench.floor.wsgi:application"
+    ready_path: ClassVar[str] = "/floor"
+    ready_status: ClassVar[int] = 405
+
+    def env(self) -> dict[str, str]:
+        return {
+            **_server_env(),
+            "DJANGO_SETTINGS_MODULE": "bench.floor.settings",
+            "SECRET_KEY": "bench-only-" + os.urandom(24).hex(),
+            "DATABASE_URL": f"{self.server}/{self.database}",
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(self.workers),
+            "LOG_LEVEL": "info",
+        }
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
 """`make bench`: engine, HTTP and staleness figures, printed as one table (see README "Performance").
 
-    .venv/bin/python bench/run.py            # full: ~3 minutes
-    .venv/bin/python bench/run.py --quick    # smoke: ~40 seconds, smaller world, shorter loads
+    .venv/bin/python bench/run.py            # full: ~5 minutes
+    .venv/bin/python bench/run.py --quick    # smoke: ~1.5 minutes, smaller world, shorter loads
+
+The HTTP section loads three targets in alternating rounds: the independent floor (bench/floor/,
+a bare DRF project of its own), `POST /dispatch`, and the in-project `/bench/baseline` (kept for
+continuity), and prints dispatch/floor against issue 14's targets.
 
 Needs PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432), Redis (BENCH_REDIS,
 default redis://127.0.0.1:6379, database BENCH_REDIS_DB=13) and wrk (`apt-get install -y wrk`).
-It creates its own database and removes it, its Redis keys and its server when done.
+It creates its own two databases and removes them, its Redis keys and its servers when done.
 """
 
 from __future__ import annotations
@@ -27,20 +31,28 @@ from bench.http_bench import (  # noqa: E402
     PG_SERVER,
     REDIS_DB,
     REDIS_SERVER,
+    FloorStack,
     LoadFigures,
     Stack,
     api_key_create,
     database_create,
     database_drop,
+    floor_env,
+    floor_migrate,
     lua_script,
     response_width,
     world_load,
     wrk_run,
 )
-from bench.inprocess import cpu_per_request  # noqa: E402
+from bench.inprocess import FloorMeter, cpu_per_request  # noqa: E402
 from bench.staleness import build_times, staleness_measure  # noqa: E402
 
-DISPATCH, BASELINE = "/dispatch", "/bench/baseline"
+FLOOR, BASELINE, DISPATCH = "/floor", "/bench/baseline", "/dispatch"
+TARGETS = (FLOOR, BASELINE, DISPATCH)
+LABELS = {FLOOR: "floor", BASELINE: "/bench/baseline", DISPATCH: "/dispatch"}
+# Issue 14: dispatch against the independent floor, in one run (ratio, "at least" or "at most").
+FLOOR_TARGETS = {"requests_per_s": (1.0, ">="), "p99_ms": (1.2, "<="), "cpu_us": (1.0, "<=")}
+COLUMNS = {"requests_per_s": "req/s", "p99_ms": "p99", "cpu_us": "CPU/req"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,28 +111,64 @@ def load_aggregate(runs: list[LoadFigures]) -> LoadFigures:
     )
 
 
-def http_table(results: dict[tuple[str, int], LoadFigures], connections: list[int], header: str) -> list[str]:
+def ratios(
+    results: dict[tuple[str, int], LoadFigures], inprocess: dict[str, dict[str, float]], conns: int, of: str
+) -> dict[str, float]:
+    """dispatch / `of` at `conns` connections: throughput, p99 and in-process CPU per request."""
+    d, o = results[(DISPATCH, conns)], results[(of, conns)]
+    return {
+        "requests_per_s": d.requests_per_s / o.requests_per_s,
+        "p99_ms": d.p99_ms / o.p99_ms,
+        "cpu_us": inprocess[DISPATCH]["cpu_us"] / inprocess[of]["cpu_us"],
+    }
+
+
+def target_met(key: str, ratio: float) -> bool:
+    limit, sense = FLOOR_TARGETS[key]
+    return ratio >= limit if sense == ">=" else ratio <= limit
+
+
+def http_table(
+    results: dict[tuple[str, int], LoadFigures],
+    inprocess: dict[str, dict[str, float]],
+    connections: list[int],
+    header: str,
+) -> tuple[list[str], dict[str, object]]:
+    """One table: every target's load figures and CPU per request, then dispatch/floor against
+    issue 14's targets and dispatch/baseline; also the ratios and verdicts for bench.json."""
     lines = [
         header,
-        f"   {'endpoint':<16} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'errors':>6}"
-        f" {'bytes/resp':>10}",
+        f"   {'target':<17} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'non-2xx':>8}"
+        f" {'errors':>6} {'bytes/resp':>10}",
     ]
     for conns in connections:
-        for endpoint in (BASELINE, DISPATCH):
-            r = results[(endpoint, conns)]
+        for target in TARGETS:
+            r = results[(target, conns)]
             lines.append(
-                f"   {endpoint:<16} {conns:>5} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
-                f" {r.non_2xx / max(1, r.requests):>8.0%} {r.errors:>6} {r.bytes_per_request:>10.0f}"
+                f"   {LABELS[target]:<17} {conns:>5} {r.requests_per_s:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+                f" {inprocess[target]['cpu_us']:>10.0f} {r.non_2xx / max(1, r.requests):>8.0%} {r.errors:>6}"
+                f" {r.bytes_per_request:>10.0f}"
             )
-    for conns in connections:
-        d, b = results[(DISPATCH, conns)], results[(BASELINE, conns)]
-        throughput, p99 = d.requests_per_s / b.requests_per_s, d.p99_ms / b.p99_ms
-        verdict = "PASS" if throughput >= 0.85 and p99 <= 1.5 else "FAIL"
-        lines.append(
-            f"   {conns} connections: dispatch/baseline throughput {throughput:.2f}x (>= 0.85),"
-            f" p99 {p99:.2f}x (<= 1.5) {verdict}"
-        )
-    return lines
+    targets = ", ".join(f"{COLUMNS[key]} {sense} {limit:.1f}x" for key, (limit, sense) in FLOOR_TARGETS.items())
+    lines.append(
+        f"   {'ratios':<23} "
+        + " ".join(f"{COLUMNS[key]:>14}" for key in FLOOR_TARGETS)
+        + f"   issue 14 targets, dispatch/floor: {targets}"
+    )
+    figures: dict[str, object] = {}
+    for of in (FLOOR, BASELINE):
+        name = f"dispatch/{LABELS[of].rsplit('/', 1)[-1]}"
+        for conns in connections:
+            ratio = ratios(results, inprocess, conns, of)
+            if of == FLOOR:
+                met = {key: target_met(key, value) for key, value in ratio.items()}
+                cells = [f"{ratio[k]:.2f}x {'met' if met[k] else 'missed':<6}" for k in FLOOR_TARGETS]
+                figures[f"{name} {conns}"] = {"ratios": ratio, "met": met}
+            else:
+                cells = [f"{ratio[k]:.2f}x{'':<7}" for k in FLOOR_TARGETS]
+                figures[f"{name} {conns}"] = {"ratios": ratio}
+            lines.append((f"   {name:<17} {conns:>5} " + " ".join(f"{cell:>14}" for cell in cells)).rstrip())
+    return lines, figures
 
 
 def django_setup(database: str) -> None:
@@ -178,17 +226,59 @@ def stamp_check_us() -> tuple[float, float]:
     return timed(stamp_version), timed(lambda: client.get(key))
 
 
+def floor_in_process(floor_database: str, *, calls: int, api_key: str) -> FloorMeter:
+    """The floor's in-process meter: a process of its own, on the floor's settings and database."""
+    return FloorMeter(floor_env(floor_database), path=FLOOR, calls=calls, api_key=api_key)
+
+
+def load_rounds(
+    stacks: dict[str, Stack], args: argparse.Namespace, connections: list[int], script: Path, api_key: str
+) -> dict[tuple[str, int], list[LoadFigures]]:
+    """wrk on every target, warm first, then `args.rounds` rounds in which the targets take turns
+    (their order rotated each round), so the machine's drift reaches them all alike."""
+    run_id = int(time.time())
+    for target in TARGETS:  # warm every worker: snapshot, pool, code paths
+        wrk_run(
+            stacks[target], endpoint=target, connections=8, seconds=2, script=script, run_id=run_id, api_key=api_key
+        )
+        run_id += 1
+    runs: dict[tuple[str, int], list[LoadFigures]] = {}
+    for round_no in range(args.rounds):
+        turn = round_no % len(TARGETS)
+        order = TARGETS[turn:] + TARGETS[:turn]
+        for conns in connections:
+            for target in order:
+                run_id += 1
+                result = wrk_run(
+                    stacks[target],
+                    endpoint=target,
+                    connections=conns,
+                    seconds=args.seconds,
+                    script=script,
+                    run_id=run_id,
+                    api_key=api_key,  # every target gets the same request bytes; only dispatch reads it
+                )
+                runs.setdefault((target, conns), []).append(result)
+    return runs
+
+
 def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[str, object]) -> None:
     database = f"mds_bench_{os.getpid()}"
+    floor_database = f"{database}_floor"
     connections = [int(c) for c in args.connections.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="mds-bench-"))
     stack = Stack(database=database, workers=args.workers, log_path=workdir / "gunicorn.log")
+    floor = FloorStack(database=floor_database, workers=args.workers, log_path=workdir / "floor" / "gunicorn.log")
+    floor.log_path.parent.mkdir()
     started = time.monotonic()
     database_create(database)
+    database_create(floor_database)
+    meter: FloorMeter | None = None
     try:
+        floor_migrate(floor_database)
         django_setup(database)
         counts = world_load(args.policies)
-        api_key = api_key_create()  # both endpoints get it; only dispatch checks it
+        api_key = api_key_create()  # every target gets it; only dispatch checks it
         build_ms, built = snapshot_build_ms()
         stamp_db_us, stamp_redis_us = stamp_check_us()
         stack.baseline_width = response_width()
@@ -196,37 +286,26 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         from django.conf import settings
 
         settings.BENCH_BASELINE_WIDTH = stack.baseline_width
-        inprocess = cpu_per_request((BASELINE, DISPATCH), calls=300 if args.quick else 1000, api_key=api_key)
+        calls = 300 if args.quick else 1000
+        meter = floor_in_process(floor_database, calls=calls, api_key=api_key)
+        inprocess = cpu_per_request((BASELINE, DISPATCH), calls=calls, api_key=api_key, peers={FLOOR: meter.measure})
+        meter.close()
+        meter = None
         prep = time.monotonic() - started
         script = lua_script(workdir / "load.lua")
         stack.start()
-        run_id = int(time.time())
-        for endpoint in (DISPATCH, BASELINE):  # warm every worker: snapshot, pool, code paths
-            wrk_run(stack, endpoint=endpoint, connections=8, seconds=2, script=script, run_id=run_id, api_key=api_key)
-            run_id += 1
-        runs: dict[tuple[str, int], list[LoadFigures]] = {}
-        for round_no in range(args.rounds):
-            for conns in connections:
-                order = (BASELINE, DISPATCH) if round_no % 2 == 0 else (DISPATCH, BASELINE)
-                for endpoint in order:
-                    run_id += 1
-                    result = wrk_run(
-                        stack,
-                        endpoint=endpoint,
-                        connections=conns,
-                        seconds=args.seconds,
-                        script=script,
-                        run_id=run_id,
-                        api_key=api_key,
-                    )
-                    runs.setdefault((endpoint, conns), []).append(result)
+        floor.start()
+        runs = load_rounds({FLOOR: floor, BASELINE: stack, DISPATCH: stack}, args, connections, script, api_key)
+        floor.stop()
         results = {key: load_aggregate(value) for key, value in runs.items()}
         header = (
-            f"2. HTTP: gunicorn {args.workers} sync workers, production settings, PostgreSQL + Redis;"
-            f" demo world + {args.policies:,} generated = {counts['policies']:,} active policies;"
+            f"2. HTTP: gunicorn {args.workers} sync workers (gunicorn.conf.py) per target, PostgreSQL;"
+            f" dispatch/baseline: production settings, Redis, demo world + {args.policies:,} generated ="
+            f" {counts['policies']:,} active policies; floor: bench/floor/, its own settings and database;"
             f" wrk 2 threads, {args.rounds} x {args.seconds:.0f} s per row, alternating"
         )
-        out += http_table(results, connections, header)
+        table, ratio_figures = http_table(results, inprocess, connections, header)
+        out += table
         out.append(
             f"   snapshot build from PostgreSQL at {built:,} policies: {build_ms:.0f} ms (median of 3);"
             f" world prep {prep:.0f} s"
@@ -236,13 +315,14 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
             f"   stamp check (every SNAPSHOT_CHECK_INTERVAL per worker): PostgreSQL SELECT {stamp_db_us:.0f} µs,"
             f" Redis GET {stamp_redis_us:.0f} µs (median of 500)"
         )
-        b, d = inprocess[BASELINE], inprocess[DISPATCH]
+        f, b, d = inprocess[FLOOR], inprocess[BASELINE], inprocess[DISPATCH]
         out.append(
-            f"   in-process (WSGI handler, no server), CPU per request: baseline {b['cpu_us']:.0f} µs,"
-            f" dispatch {d['cpu_us']:.0f} µs ({d['cpu_us'] / b['cpu_us']:.2f}x); wall {b['wall_us']:.0f} /"
-            f" {d['wall_us']:.0f} µs (the rest: waiting on PostgreSQL and Redis)"
+            f"   CPU µs/req: in process (WSGI handler, no server; the floor in its own process), median of 3"
+            f" alternating rounds of {calls}; wall floor {f['wall_us']:.0f} / baseline {b['wall_us']:.0f} /"
+            f" dispatch {d['wall_us']:.0f} µs (the rest: waiting on PostgreSQL and Redis)"
         )
         figures["inprocess"] = inprocess
+        figures["ratios"] = ratio_figures
         figures["stamp_check_us"] = {"postgresql": stamp_db_us, "redis": stamp_redis_us}
         figures["http"] = {f"{k[0]} {k[1]}": vars(v) for k, v in results.items()}
         figures["http_runs"] = [vars(r) for key in runs for r in runs[key]]  # every round, for the spread
@@ -277,11 +357,15 @@ def http_and_staleness(args: argparse.Namespace, out: list[str], figures: dict[s
         figures["announce_ms"] = [s * 1000 for s in announce]
         figures["rebuild_ms"] = times
     finally:
+        if meter is not None:
+            meter.close()
+        floor.stop()
         stack.stop()
         from django.db import connections as db_connections
 
         db_connections.close_all()
         database_drop(database)
+        database_drop(floor_database)
         redis_clean(database)
 
 

@@ -3,10 +3,13 @@
 These are the project's DEFAULT_AUTHENTICATION_CLASSES / DEFAULT_PERMISSION_CLASSES, so every
 API view is protected unless it opts out. A view names the scope it needs in a `required_scope`
 class attribute; a view without one refuses every API client (fail closed). Staff users with a
-Django session (administrators) may call every endpoint; other users (teachers) may not.
+Django session (administrators) may use a scope only with its Django permission
+(`clients.models.SCOPE_PERMISSIONS`, e.g. `clients.use_dispatch_api`; superusers hold all); a view
+without a scope is for superusers only. Other users (teachers) may not use the API.
 
 Outcomes: no key or a key that is unknown or revoked -> 401 (with WWW-Authenticate); a key
-without the view's scope -> 403 naming the scope.
+without the view's scope -> 403 `missing_scope` naming it; a staff session without the scope's
+permission -> 403 `missing_permission` naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from clients.keys import ClientPrincipal, KeyRejected, principal_for_key
+from clients.models import SCOPE_PERMISSIONS
 
 SCHEME = "Api-Key"
 
@@ -33,6 +37,17 @@ class MissingScope(exceptions.APIException):
 
     def __init__(self, scope: str):
         super().__init__(f"This API key lacks the {scope!r} scope this request needs.")
+
+
+class MissingPermission(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "missing_permission"
+
+    def __init__(self, scope: str, permission: str):
+        super().__init__(
+            f"This staff account lacks the permission {permission!r} that the {scope!r} scope needs "
+            "(an administrator grants it in admin: Users or Groups)."
+        )
 
 
 class StaffOnly(exceptions.PermissionDenied):
@@ -62,13 +77,25 @@ def _staff(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_active", False) and getattr(user, "is_staff", False))
 
 
+def _staff_require(user: Any, scope: str | None) -> None:
+    """Raise 403 unless the staff `user` holds the permission of `scope` (no scope: superusers only)."""
+    if scope is None:
+        if not user.is_superuser:
+            raise StaffOnly("This endpoint is for superusers.")
+        return
+    permission = SCOPE_PERMISSIONS.get(scope, f"clients.use_{scope}_api")
+    if not user.has_perm(permission):
+        raise MissingPermission(scope, permission)
+
+
 class HasRequiredScope(BasePermission):
-    """Allows an API client holding the view's `required_scope`, or an active staff user."""
+    """Allows an API client holding the view's `required_scope`, or an active staff user holding
+    that scope's permission."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
+        scope = getattr(view, "required_scope", None)
         if isinstance(user, ClientPrincipal):
-            scope = getattr(view, "required_scope", None)
             if scope is None:
                 raise StaffOnly("This endpoint is not open to API clients.")
             if not user.has_scope(scope):
@@ -76,6 +103,7 @@ class HasRequiredScope(BasePermission):
             return True
         if user is not None and getattr(user, "is_authenticated", False):
             if _staff(user):
+                _staff_require(user, scope)
                 return True
             raise StaffOnly("This endpoint is for API clients and administrators.")
         return False  # DRF answers 401 with WWW-Authenticate
@@ -87,8 +115,17 @@ def require_scope(request: Request, scope: str) -> None:
     if isinstance(user, ClientPrincipal):
         if not user.has_scope(scope):
             raise MissingScope(scope)
-    elif not _staff(user):
+    elif _staff(user):
+        _staff_require(user, scope)
+    else:
         raise MissingScope(scope)
+
+
+def acting_client_id(request: Request) -> int | None:
+    """The API client making the request, whose teacher authorisations bound its overrides; None
+    for a staff session (its override permission, checked by `require_scope`, covers any teacher)."""
+    user = request.user
+    return user.id if isinstance(user, ClientPrincipal) else None
 
 
 def client_ref(request: Request) -> str:

@@ -3,12 +3,18 @@
 The key itself is never stored: only its first characters (`key_prefix`, to find the row) and
 the SHA-256 of the whole key. `name` is the client's stable reference: it is what the audit log
 records (`client_ref`) and what scopes request ids, so it cannot be changed after creation.
+
+A client with the `override` scope acts only for the teachers it is authorised for
+(`TeacherAuthorisation`: one teacher, or every teacher of one school; none by default). Staff
+sessions on the API need the Django permission of each scope (`SCOPE_PERMISSIONS`).
 """
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
 
 
 class Scope(models.TextChoices):
@@ -17,6 +23,10 @@ class Scope(models.TextChoices):
     OUTCOME = "outcome", "outcome: report and read its own outcomes"
     ANALYTICS = "analytics", "analytics: usage analytics"
     READ = "read", "read: providers and policies"
+
+
+# The Django permission a staff session needs for each scope (superusers hold every one).
+SCOPE_PERMISSIONS: dict[str, str] = {scope: f"clients.use_{scope}_api" for scope in Scope.values}
 
 
 class ApiClient(models.Model):
@@ -41,6 +51,68 @@ class ApiClient(models.Model):
                 condition=Q(is_active=False) | Q(revoked_at__isnull=True), name="api_client_revoked"
             ),
         ]
+        permissions = [
+            ("use_dispatch_api", "Can call POST /dispatch with a staff session"),
+            ("use_override_api", "Can make teacher overrides for any teacher through the API with a staff session"),
+            ("use_read_api", "Can read providers, policies and coverage through the API with a staff session"),
+            ("use_outcome_api", "Can report and read outcomes through the API with a staff session"),
+            ("use_analytics_api", "Can read analytics through the API with a staff session"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class TeacherAuthorisation(models.Model):
+    """One client may act for one teacher, or for every teacher whose profile names one school.
+
+    Checked on every override the client asks for (teachers.services.override_submit); a school
+    matches the teacher's profile case-insensitively, so a teacher who joins the school later is
+    covered and one who leaves it is not. Written only by clients.services; every change is kept
+    in the history (who, when), also when the teacher's profile is deleted with it.
+    """
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="teacher_authorisations")
+    teacher = models.ForeignKey(
+        "teachers.TeacherProfile",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="client_authorisations",
+        help_text="One teacher this client may act for.",
+    )
+    school = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Or every teacher whose profile names this school (case is ignored).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(table_name="api_client_teacher_authorisations_history")
+
+    class Meta:
+        db_table = "api_client_teacher_authorisations"
+        ordering = ["client", "school", "teacher"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(teacher__isnull=False) & Q(school="")) | (Q(teacher__isnull=True) & ~Q(school="")),
+                name="teacher_authorisation_one_teacher_or_one_school",
+                violation_error_message="Name one teacher or one school (not both).",
+            ),
+            models.UniqueConstraint(
+                fields=["client", "teacher"],
+                condition=Q(teacher__isnull=False),
+                name="teacher_authorisation_unique_teacher",
+                violation_error_message="This client is already authorised for this teacher.",
+            ),
+            models.UniqueConstraint(
+                F("client"),
+                Lower("school"),
+                condition=~Q(school=""),
+                name="teacher_authorisation_unique_school",
+                violation_error_message="This client is already authorised for this school.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"school {self.school}" if self.school else f"teacher {self.teacher}"

@@ -13,7 +13,11 @@ AUTH_RESPONSES = {
         "No API key, or an unknown or revoked one. Send `Authorization: Api-Key <key>`.",
         {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Api-Key realm="api"'}},
     ),
-    "403": ("The key lacks the scope this request needs (`error.code` = `missing_scope`).", {}),
+    "403": (
+        "The key lacks the scope this request needs (`error.code` = `missing_scope`), or a staff session "
+        "lacks that scope's permission (`missing_permission`).",
+        {},
+    ),
     "429": (
         "The client's rate limit is reached.",
         {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends"}},

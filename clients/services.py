@@ -1,4 +1,5 @@
-"""The only writers of API clients: create, rotate, revoke, change scopes and rate.
+"""The only writers of API clients: create, rotate, revoke, change scopes and rate, and authorise
+a client to act for teachers (one teacher, or every teacher of a school).
 
 Each returns the new key where one is made; the key is shown once and never stored.
 """
@@ -7,14 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.keys import key_generate, key_hash, principal_cache
-from clients.models import ApiClient, Scope
+from clients.models import ApiClient, Scope, TeacherAuthorisation
 from clients.rates import RATE_HELP, RateError, rate_parse
+from clients.selectors import school_normalise
 from dispatch_site.errors import DispatchError
+
+if TYPE_CHECKING:  # typing only: the teachers app builds on this one, never the other way round
+    from teachers.models import TeacherProfile
 
 
 class InvalidClient(DispatchError):
@@ -98,24 +105,62 @@ def api_client_update(
     principal_cache.clear()
 
 
+@transaction.atomic
+def teacher_authorisation_save(*, authorisation: TeacherAuthorisation) -> TeacherAuthorisation:
+    """Authorise `authorisation.client` for one teacher or one school (new or changed; history kept).
+
+    Refused (InvalidClient naming the field) when it names both or neither, or repeats one the
+    client already has; the database constraints are the last word under a race."""
+    authorisation.school = school_normalise(authorisation.school)
+    try:
+        authorisation.full_clean()
+        with transaction.atomic():
+            authorisation.save()
+    except ValidationError as exc:
+        raise InvalidClient("; ".join(exc.messages), fields={k: list(v) for k, v in exc.message_dict.items()}) from exc
+    except IntegrityError as exc:
+        raise InvalidClient(
+            "this client already has this authorisation, or it does not name exactly one teacher or school",
+            fields={"__all__": ["Name one teacher or one school the client is not yet authorised for."]},
+        ) from exc
+    return authorisation
+
+
+@transaction.atomic
+def teacher_authorisation_grant(
+    *, client: ApiClient, teacher: TeacherProfile | None = None, school: str = ""
+) -> TeacherAuthorisation:
+    """Let `client` act for `teacher` (a TeacherProfile) or for every teacher of `school`."""
+    return teacher_authorisation_save(authorisation=TeacherAuthorisation(client=client, teacher=teacher, school=school))
+
+
+@transaction.atomic
+def teacher_authorisation_withdraw(*, authorisation: TeacherAuthorisation) -> None:
+    """Withdraw an authorisation: the client's next override for those teachers is refused (history kept)."""
+    authorisation.delete()
+
+
 DEMO_CLIENT_NAME = "demo-app"
 # A documented demo key, like the demo admin password: `make run` prints it; never use it in production.
 DEMO_CLIENT_KEY = "mds_demo0001_dispatch-demo-key-not-a-secret"
 
 
 @transaction.atomic
-def demo_client_ensure() -> str:
-    """The demo client (all scopes, the demo key); idempotent. Returns the key."""
-    ApiClient.objects.update_or_create(
+def demo_client_ensure() -> str | None:
+    """Create the demo client (all scopes, the demo key) if no client has its name; returns the
+    demo key while it works for that client, else None. An existing client is never changed: a
+    revoked, rotated or re-scoped demo client stays as its administrator left it."""
+    client, created = ApiClient.objects.get_or_create(
         name=DEMO_CLIENT_NAME,
         defaults=dict(
             description="Demo client created by seed_demo",
             key_prefix="demo0001",
             key_hash=key_hash(DEMO_CLIENT_KEY),
             scopes=list(Scope.values),
-            is_active=True,
-            revoked_at=None,
         ),
     )
-    principal_cache.clear()
-    return DEMO_CLIENT_KEY
+    if created:
+        principal_cache.clear()
+    if client.is_active and client.key_hash == key_hash(DEMO_CLIENT_KEY):
+        return DEMO_CLIENT_KEY
+    return None

@@ -1,8 +1,9 @@
 """The admin site: named after the product, its index grouped the way an administrator thinks.
 
 Groups: Providers (providers, prompt templates), Policies (dispatch policies, the simulator, the
-coverage map), Regions (regional routing rules), Audit (whatever the audit app registers); any
-other app keeps its own group after them.
+coverage map), Regions (regional routing rules), Audit (whatever the audit app registers, and the
+dashboard); any other app keeps its own group after them. A tool is listed only for users whose
+permissions open it (the views check the same functions).
 """
 
 from __future__ import annotations
@@ -43,17 +44,20 @@ class DispatchAdminSite(admin.AdminSite):
         by_model = {(label, m["object_name"]): m for label, app in apps.items() for m in app["models"]}
         grouped: list[dict[str, Any]] = []
         used: set[tuple[str, str]] = set()
+        from audit.views import dashboard_allowed
+        from policies.admin_views import policy_tools_allowed
+
         for name, members in GROUPS:
             models = [by_model[key] for key in members if key in by_model]
             used.update(key for key in members if key in by_model)
-            if name == "Policies" and request.user.is_staff:
+            if name == "Policies" and policy_tools_allowed(request.user):
                 models += [self._tool("Simulator", "admin:simulator"), self._tool("Coverage map", "admin:coverage")]
             if models:
                 first = members[0][0]
                 grouped.append(self._group(name, first, models, apps))
         if AUDIT_APP in apps:
             audit_models = list(apps[AUDIT_APP]["models"])
-            if request.user.is_staff:
+            if dashboard_allowed(request.user):
                 audit_models.append(self._tool("Dashboard", "audit-dashboard"))
             grouped.append({**apps[AUDIT_APP], "name": "Audit", "models": audit_models})
             used.update((AUDIT_APP, m["object_name"]) for m in apps[AUDIT_APP]["models"])

@@ -1,7 +1,8 @@
 """One error hierarchy for the product, and its one mapping to JSON for the API.
 
 Every API error has the shape {"error": {"code", "message", "fields"?}}; `fields` maps a field
-name to what was wrong with it and, for choices, the allowed values.
+name to what was wrong with it and, for choices, the allowed values. Every 401, 403 and 429 the
+API answers is counted and logged by client (`dispatch_site.access_refusals`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from clients.keys import ClientPrincipal
+from dispatch_site.access_refusals import ANONYMOUS, SESSION, access_refusal_record
 from dispatch_site.outage import EXEMPT_PATHS, outage_active, outage_record
+from dispatch_site.parsers import payload_too_large
 
 logger = logging.getLogger("dispatch.errors")
 
@@ -145,6 +149,14 @@ def _flatten(detail: Any) -> Any:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _api_error_response(exc, context)
+    if response is not None and response.status_code in TRACED_STATUSES:
+        error = response.data.get("error", {}) if isinstance(response.data, dict) else {}
+        refusal_trace(context["request"], status=response.status_code, code=str(error.get("code", "")))
+    return response
+
+
+def _api_error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DispatchError):
         headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retry_after_seconds is not None else None
         return Response(exc.body(), status=exc.status_code, headers=headers)
@@ -155,6 +167,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django would answer an HTML 400
+        exc = payload_too_large()
     response = exception_handler(exc, context)
     if response is None:
         return None  # unhandled: Django's 500 handler answers (JSON, no traceback)
@@ -167,3 +181,29 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         codes = exc.get_codes()
         response.data = error_body(codes if isinstance(codes, str) else str(exc.default_code), str(exc.detail))
     return response
+
+
+TRACED_STATUSES = frozenset({401, 403, 429})
+
+
+def refusal_trace(request: Any, *, status: int, code: str) -> None:
+    """Count and log a 401/403/429 under the caller: its client name, `session`, or `anonymous`."""
+    try:
+        user = request.user  # authenticated already; a failed authentication left None
+    except exceptions.APIException:
+        user = None
+    if isinstance(user, ClientPrincipal):
+        client = who = user.name
+    elif user is not None and getattr(user, "is_authenticated", False):
+        client, who = SESSION, f"session:{user.get_username()}"
+    else:
+        client = who = ANONYMOUS
+    access_refusal_record(
+        client=client,
+        who=who,
+        status=status,
+        code=code,
+        method=request.method,
+        path=request.path,
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+    )

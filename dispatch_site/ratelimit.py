@@ -17,6 +17,12 @@ one request at a time: exact). A warm dispatch at high limits therefore usually 
 round trip at all (measured: make bench; a round trip cost ~10 % of dispatch throughput on 2
 busy cores).
 
+A budget can be shared (`counter_add_share`): each member (an API client) charges it only up to its
+own share, so one member cannot use up the budget of the others. Members past their share are kept
+in a set with the budget's window; a reservation for such a member is refused, for that member
+only: by the script that grants leases (which also returns the set, so a worker learns it), and
+from a worker's own leases by what the worker last learned (at most RATE_LIMIT_LEASE_SECONDS old).
+
 Without REDIS_URL the counts are per process (each gunicorn worker has its own). When Redis is
 configured but fails, the counters fall back to per-process counts for `RATE_LIMIT_REDIS_RETRY`
 seconds (a warning is logged once per outage) and then try Redis again: limits degrade, requests
@@ -72,7 +78,9 @@ _HIT = _STEPS + "local count, ttl = hit(KEYS[1], ARGV[1])\nreturn {count, ttl}\n
 # One round trip for a dispatch: grant a client's slots (KEYS[1]; limit ARGV[1], window ARGV[2] ms,
 # want ARGV[3], 0 = none) and, unless the client is at its rate, a provider's request slots
 # (KEYS[2]; max ARGV[4], window ARGV[6] ms, want ARGV[7], 0 = none) while its reported tokens
-# (KEYS[3]) are under ARGV[5]. -> {client granted, client ms left, provider granted, provider ms left}
+# (KEYS[3]) are under ARGV[5] and the member asking (ARGV[8], '' = none) is not past its share of
+# them (set KEYS[4]). -> {client granted, client ms left, provider granted, provider ms left,
+# the members past their share} (the set only when a provider was asked for)
 _LEASE = (
     _STEPS
     + """local client, client_ttl = 0, 0
@@ -82,11 +90,15 @@ if tonumber(ARGV[3]) > 0 then
     return {0, client_ttl, 0, 0}
   end
 end
-local provider, provider_ttl = 0, 0
-if tonumber(ARGV[7]) > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[5]) then
-  provider, provider_ttl = grant(KEYS[2], ARGV[4], ARGV[6], ARGV[7])
+local provider, provider_ttl, over = 0, 0, {}
+if tonumber(ARGV[7]) > 0 then
+  over = redis.call('SMEMBERS', KEYS[4])
+  if (ARGV[8] == '' or redis.call('SISMEMBER', KEYS[4], ARGV[8]) == 0)
+      and tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[5]) then
+    provider, provider_ttl = grant(KEYS[2], ARGV[4], ARGV[6], ARGV[7])
+  end
 end
-return {client, client_ttl, provider, provider_ttl}
+return {client, client_ttl, provider, provider_ttl, over}
 """
 )
 
@@ -97,6 +109,30 @@ if redis.call('PTTL', KEYS[1]) < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return total
+"""
+
+
+# A member's report to a shared budget: add ARGV[2] to what member ARGV[1] reported (hash KEYS[2])
+# and charge the budget (KEYS[1]) only the part within the member's share ARGV[3]; a member at its
+# share joins the set KEYS[3]. The three keys share the window (ARGV[4] ms) the first report starts.
+# -> {the budget's charged total, the member's reported total}
+_SHARE_ADD = """
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('SET', KEYS[1], 0, 'PX', ARGV[4])
+  ttl = tonumber(ARGV[4])
+end
+local share = tonumber(ARGV[3])
+local after = redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+local before = after - tonumber(ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+local total = redis.call('INCRBY', KEYS[1], math.min(after, share) - math.min(before, share))
+if after >= share then
+  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+return {total, after}
 """
 
 
@@ -112,6 +148,8 @@ class _LocalCounters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, float]] = {}  # key -> (count, window end, monotonic)
+        # shared budget key -> (what each member reported, members past their share), in its window
+        self._shares: dict[str, tuple[dict[str, int], set[str]]] = {}
 
     def _current(self, key: str, now: float) -> tuple[int, float] | None:
         entry = self._counts.get(key)
@@ -122,18 +160,51 @@ class _LocalCounters:
     def add(self, key: str, amount: int, period: float) -> tuple[int, float]:
         with self._lock:
             now = time.monotonic()
-            if len(self._counts) > 10_000:  # bound memory: drop expired windows
-                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            self._prune(now)
             count, ends = self._current(key, now) or (0, now + period)
             self._counts[key] = (count + amount, ends)
             return count + amount, ends - now
+
+    def _prune(self, now: float) -> None:
+        if len(self._counts) > 10_000:  # bound memory: drop expired windows
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            self._shares = {k: v for k, v in self._shares.items() if k in self._counts}
+
+    def share_add(self, key: str, member: str, amount: int, share: int, period: float) -> tuple[int, int]:
+        """The script `_SHARE_ADD`, in this process: (the budget's charged total, the member's total)."""
+        with self._lock:
+            now = time.monotonic()
+            self._prune(now)
+            current = self._current(key, now)
+            if current is None:
+                current = (0, now + period)
+                self._shares[key] = ({}, set())
+            reported, over = self._shares.setdefault(key, ({}, set()))
+            before = reported.get(member, 0)
+            after = reported[member] = before + amount
+            total = current[0] + min(after, share) - min(before, share)
+            self._counts[key] = (total, current[1])
+            if after >= share:
+                over.add(member)
+            return total, after
+
+    def past_share(self, key: str, member: str) -> bool:
+        """Whether `member` is past its share of the budget `key` in its current window."""
+        with self._lock:
+            if not member or self._current(key, time.monotonic()) is None:
+                return False
+            return member in self._shares.get(key, ({}, set()))[1]
 
     def get(self, key: str) -> int:
         with self._lock:
             entry = self._current(key, time.monotonic())
             return entry[0] if entry else 0
 
-    def take(self, requests_key: str, tokens_key: str, max_requests: int, max_tokens: int, period: float) -> bool:
+    def take(
+        self, requests_key: str, tokens_key: str, max_requests: int, max_tokens: int, period: float, member: str = ""
+    ) -> bool:
+        if self.past_share(tokens_key, member):
+            return False
         with self._lock:
             now = time.monotonic()
             requests = self._current(requests_key, now) or (0, now + period)
@@ -146,6 +217,7 @@ class _LocalCounters:
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._shares.clear()
 
 
 _local = _LocalCounters()
@@ -171,6 +243,7 @@ def _scripts() -> dict[str, Any] | None:
             "hit": client.register_script(_HIT),
             "lease": client.register_script(_LEASE),
             "add": client.register_script(_ADD),
+            "share_add": client.register_script(_SHARE_ADD),
         }
     return _state["scripts"]
 
@@ -188,7 +261,7 @@ def _key(name: str) -> str:
     return f"{prefix}:rl{_state['generation']}:{name}"
 
 
-def _run(script: str, keys: list[str], args: list[int]) -> Any:
+def _run(script: str, keys: list[str], args: list[Any]) -> Any:
     """Run a script on Redis; None when Redis is not configured or failed (then use local counts)."""
     scripts = _scripts()
     if scripts is None:
@@ -234,6 +307,74 @@ def counter_add(name: str, amount: int, *, period: float) -> int:
     if result is None:
         return _local.add(key, amount, period)[0]
     return int(result)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareAdd:
+    total: int  # what the budget is charged in its window, every member's share-capped part included
+    reported: int  # what this member reported in the window (charged only up to its share)
+
+    def past(self, share: int) -> bool:
+        return self.reported >= share
+
+
+def counter_add_share(name: str, amount: int, *, member: str, share: int, period: float) -> ShareAdd:
+    """Add `member`'s `amount` to the shared budget `name`, charging it only up to `member`'s `share`
+    in the window (`period` seconds, started by the first report); a member at its share is refused
+    its reservations on the budget (`counter_take(member=...)`) for the rest of the window."""
+    key = _key(name)
+    result = _run("share_add", [key, f"{key}:by", f"{key}:over"], [member, int(amount), int(share), int(period * 1000)])
+    if result is None:
+        total, reported = _local.share_add(key, member, int(amount), int(share), period)
+    else:
+        total, reported = int(result[0]), int(result[1])
+    added = ShareAdd(total, reported)
+    if added.past(share):
+        _past_share.note(key, member)  # this worker's own dispatches see it at once
+    return added
+
+
+class _PastShare:
+    """The members this process knows to be past their share of a budget, per budget key: what the
+    lease script last answered (replaced at each answer) plus the reports this process made. Kept at
+    most RATE_LIMIT_LEASE_SECONDS, the longest a lease lives, so a worker serving a member from its
+    own leases learns within that time that the member went past its share elsewhere."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, tuple[frozenset[str], float]] = {}
+
+    def _life(self) -> float:
+        return time.monotonic() + float(getattr(settings, "RATE_LIMIT_LEASE_SECONDS", 1.0))
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key)  # the usual case: nobody is past a share, so dispatch checks nothing
+
+    def holds(self, key: str, member: str) -> bool:
+        entry = self._by_key.get(key)
+        return bool(member) and entry is not None and entry[1] > time.monotonic() and member in entry[0]
+
+    def learn(self, key: str, members: frozenset[str]) -> None:
+        with self._lock:
+            if len(self._by_key) > 10_000:
+                self._by_key.clear()
+            if members:
+                self._by_key[key] = (members, self._life())
+            else:
+                self._by_key.pop(key, None)
+
+    def note(self, key: str, member: str) -> None:
+        with self._lock:
+            entry = self._by_key.get(key)
+            known = entry[0] if entry is not None and entry[1] > time.monotonic() else frozenset()
+            self._by_key[key] = (known | {member}, self._life())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_key.clear()
+
+
+_past_share = _PastShare()
 
 
 class _Lease:
@@ -342,6 +483,7 @@ class _Reservation:
     max_requests: int
     max_tokens: int
     period: float
+    member: str = ""  # who asks: refused while past its share of `tokens` (counter_add_share)
 
 
 def counter_take(
@@ -352,11 +494,13 @@ def counter_take(
     max_tokens: int,
     period: float,
     client: DeferredHit | None = None,
+    member: str = "",
 ) -> bool:
-    """Reserve one request on `requests` unless it has reached `max_requests` or `tokens` has
-    reached `max_tokens`; True if reserved. With `client` (not yet counted), count it too, in the
-    same round trip, and reserve nothing when it is over its rate (`client.over`)."""
-    return _admit(client, _Reservation(requests, tokens, max_requests, max_tokens, period))
+    """Reserve one request on `requests` unless it has reached `max_requests`, `tokens` has reached
+    `max_tokens`, or `member` is past its share of `tokens`; True if reserved. With `client` (not
+    yet counted), count it too, in the same round trip, and reserve nothing when it is over its rate
+    (`client.over`)."""
+    return _admit(client, _Reservation(requests, tokens, max_requests, max_tokens, period, member))
 
 
 def _admit(client: DeferredHit | None, provider: _Reservation | None) -> bool:
@@ -369,20 +513,25 @@ def _admit(client: DeferredHit | None, provider: _Reservation | None) -> bool:
         if _leases.use(client_key):
             client.admitted = True
             client_key = ""
-    provider_key = _key(provider.requests) if provider is not None else ""
     if client is not None and client.over:
         return False
+    past_share = (
+        provider is not None and bool(_past_share) and _past_share.holds(_key(provider.tokens), provider.member)
+    )
+    if past_share:
+        provider = None  # refused for this member, as if at its limit: no slot is used
+    provider_key = _key(provider.requests) if provider is not None else ""
     leased = bool(provider_key) and _leases.use(provider_key)
     ask_client = client if client_key else None
     ask_provider = None if leased else provider
     if ask_client is None and ask_provider is None:
-        return True
+        return not past_share
     admitted = _admit_remotely(ask_client, client_key, ask_provider, provider_key)
     if admitted is None:  # no Redis, or it failed: this process's exact counts
         admitted = _admit_locally(ask_client, client_key, ask_provider, provider_key)
     if leased and client is not None and client.over:
         _leases.give_back(provider_key)  # taken from the lease above, not needed after all
-    return admitted
+    return admitted and not past_share
 
 
 def _admit_remotely(
@@ -391,23 +540,30 @@ def _admit_remotely(
     """One script for what the leases could not cover (None when Redis is unavailable)."""
     if _scripts() is None:
         return None
-    keys = ["-", "-", "-"]
-    args = [0, 0, 0, 0, 0, 0, 0]
+    # Unused slots still name a key under our prefix: Redis checks every key a script declares
+    # against the user's ACL key patterns (docker-compose's user may touch only its prefix).
+    keys = [_key("-")] * 4
+    args: list[Any] = [0, 0, 0, 0, 0, 0, 0, ""]
+    tokens_key = ""
     if client is not None:
         keys[0] = client_key
         args[0:3] = [client.limit, int(client.period * 1000), _leases.want(client_key, client.limit)]
     if provider is not None:
-        keys[1:3] = [provider_key, _key(provider.tokens)]
-        args[3:7] = [
+        tokens_key = _key(provider.tokens)
+        keys[1:4] = [provider_key, tokens_key, f"{tokens_key}:over"]
+        args[3:8] = [
             provider.max_requests,
             provider.max_tokens,
             int(provider.period * 1000),
             _leases.want(provider_key, provider.max_requests),
+            provider.member,
         ]
     result = _run("lease", keys, args)
     if result is None:
         return None
-    client_granted, client_ms, provider_granted, provider_ms = (int(v) for v in result)
+    client_granted, client_ms, provider_granted, provider_ms = (int(v) for v in result[:4])
+    if tokens_key and len(result) > 4:  # the provider was asked for: who is past their share now
+        _past_share.learn(tokens_key, frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in result[4]))
     if client is not None:
         client.admitted = client_granted > 0
         client.retry_after = max(1, math.ceil(client_ms / 1000))
@@ -431,7 +587,10 @@ def _admit_locally(
             return False
     if provider is None:
         return True
-    return _local.take(provider_key, _key(provider.tokens), provider.max_requests, provider.max_tokens, provider.period)
+    tokens_key = _key(provider.tokens)
+    return _local.take(
+        provider_key, tokens_key, provider.max_requests, provider.max_tokens, provider.period, provider.member
+    )
 
 
 def counters_reset() -> None:
@@ -440,6 +599,7 @@ def counters_reset() -> None:
 
     _local.clear()
     _leases.clear()
+    _past_share.clear()
     _state["generation"] = f":{uuid.uuid4().hex[:12]}"
     _state["down_until"] = 0.0
     _state["scripts"] = None

@@ -27,6 +27,18 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, low: int, high: int) -> int:
+    """An integer setting within [low, high]; anything else refuses to start, naming the variable."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number from {low} to {high}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
 DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env_bool("DEBUG", False)
@@ -226,6 +238,9 @@ SNAPSHOT_STAMP_IN_REDIS = bool(REDIS_URL) and env_bool("SNAPSHOT_STAMP_IN_REDIS"
 SNAPSHOT_DB_CHECK_INTERVAL = float(os.environ.get("SNAPSHOT_DB_CHECK_INTERVAL", "5"))
 # With Redis, one worker builds each new snapshot version and the others load its rows from Redis.
 SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", True)
+# Shared rows carry an HMAC-SHA256 under this key (never stored in Redis), checked before a worker
+# loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
+SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
 # `make bench` only: mounts /bench/baseline (validate + one audit INSERT), the floor dispatch is
 # measured against. Off unless the bench turns it on.
 BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
@@ -237,6 +252,12 @@ API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # r
 RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))  # per-process counts meanwhile
 # Dispatch takes its rate-limit slots in leases that live at most this long (dispatch_site/ratelimit.py).
 RATE_LIMIT_LEASE_SECONDS = float(os.environ.get("RATE_LIMIT_LEASE_SECONDS", "1"))
+# Outcome reports are bounded (400 beyond): tokens per field, and latency up to the histogram's top bucket.
+OUTCOME_MAX_TOKENS = env_int("OUTCOME_MAX_TOKENS", 1_000_000, low=1, high=100_000_000)
+OUTCOME_MAX_LATENCY_MS = env_int("OUTCOME_MAX_LATENCY_MS", 600_000, low=1, high=600_000)
+# The most of a provider's tokens_per_minute one client's reported tokens may use (percent): a client
+# past it sees the provider as rate-limited for its own dispatches; the others keep the rest.
+CLIENT_TOKEN_SHARE_PERCENT = env_int("CLIENT_TOKEN_SHARE_PERCENT", 50, low=1, high=100)
 ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
 ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
 CONTENT_SECURITY_POLICY = os.environ.get(
@@ -283,5 +304,6 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 # so a transaction still committing an older id is never skipped.
 AUDIT_SETTLE_SECONDS = float(os.environ.get("AUDIT_SETTLE_SECONDS", "10"))
 AUDIT_CHECKPOINT_ROWS = int(os.environ.get("AUDIT_CHECKPOINT_ROWS", "1000"))
-# Optional bearer token for GET /metrics (Prometheus); unset, /metrics is open (keep it internal).
+# Bearer token for GET /metrics (Prometheus). Unset: /metrics is open in development and refused
+# (403) under DJANGO_ENV=production; `check --deploy` warns (audit/checks.py).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -1,7 +1,9 @@
 """Admin pages that read the authored world through the engine: the simulator and the coverage map.
 
 Both use `current_snapshot()` and the same `resolve`/`resolve_override` as `POST /dispatch`, and
-neither writes anything (no audit row: a simulation is not a dispatch).
+neither writes anything (no audit row: a simulation is not a dispatch). Both show the authored
+policies, so a staff user needs the permission to view dispatch policies (403 otherwise); the
+admin index links them only for such users.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import time
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -22,11 +25,19 @@ from providers.models import PromptTemplate
 from providers.vocabulary import GradeBand, Region, Subject
 
 
+def policy_tools_allowed(user: Any) -> bool:
+    """Whether `user` may open the simulator and the coverage map: may view dispatch policies
+    (the admin's own rule: the change permission implies viewing)."""
+    return bool(user.has_perm("policies.view_dispatchpolicy") or user.has_perm("policies.change_dispatchpolicy"))
+
+
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {**admin.site.each_context(request), "title": title, **extra}
 
 
 def simulator_view(request: HttpRequest) -> HttpResponse:
+    if not policy_tools_allowed(request.user):
+        raise PermissionDenied
     form = SimulatorForm(request.GET or None)
     result: dict[str, Any] | None = None
     if form.is_bound and form.is_valid():
@@ -57,6 +68,8 @@ def simulator_view(request: HttpRequest) -> HttpResponse:
 
 
 def coverage_view(request: HttpRequest) -> HttpResponse:
+    if not policy_tools_allowed(request.user):
+        raise PermissionDenied
     form = CoverageForm(request.GET or None)
     region = form.cleaned_data["region"] if form.is_valid() else ""
     started = time.perf_counter()

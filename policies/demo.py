@@ -1,5 +1,9 @@
 """The demo world, drawn from the seed document: its regions table, eu_west's constraints, and
-its "Elementary Math - US East" policy. `demo_world_load()` is idempotent (keyed by slug/region/name).
+its "Elementary Math - US East" policy.
+
+`demo_world_load()` only creates what is missing (keyed by slug, region and name) and never
+changes a row that exists: once an administrator has blocked, deactivated or edited anything,
+loading the demo again leaves their decision standing (issue 12, finding 4).
 """
 
 from __future__ import annotations
@@ -245,10 +249,14 @@ POLICIES: list[dict[str, Any]] = [
 
 @transaction.atomic
 def demo_world_load() -> dict[str, int]:
-    """Create or update the demo world; returns how many objects of each kind it holds."""
+    """Create whatever of the demo world is missing; returns how many objects of each kind it has.
+
+    An existing provider, template, routing rule (with its allowed and blocked lists), policy
+    (with its fallbacks and templates) or administrator is left exactly as it is.
+    """
     providers = {}
     for spec in PROVIDERS:
-        providers[spec["slug"]], _ = ModelProvider.objects.update_or_create(
+        providers[spec["slug"]], _ = ModelProvider.objects.get_or_create(
             slug=spec["slug"],
             defaults=dict(
                 name=spec["name"],
@@ -266,9 +274,11 @@ def demo_world_load() -> dict[str, int]:
         )
     templates = {}
     for spec in TEMPLATES:
-        templates[spec["slug"]], _ = PromptTemplate.objects.update_or_create(slug=spec["slug"], defaults=spec)
+        templates[spec["slug"]], _ = PromptTemplate.objects.get_or_create(
+            slug=spec["slug"], defaults={k: v for k, v in spec.items() if k != "slug"}
+        )
     for spec in REGIONS:
-        rule, _ = RegionalRouting.objects.update_or_create(
+        rule, created = RegionalRouting.objects.get_or_create(
             region=spec["region"],
             defaults=dict(
                 data_center=spec["data_center"],
@@ -278,10 +288,11 @@ def demo_world_load() -> dict[str, int]:
                 compliance_frameworks=spec["frameworks"],
             ),
         )
-        rule.allowed_providers.set([providers[slug] for slug in spec["allowed"]])
-        rule.blocked_providers.set([providers[slug] for slug in spec["blocked"]])
+        if created:
+            rule.allowed_providers.set([providers[slug] for slug in spec["allowed"]])
+            rule.blocked_providers.set([providers[slug] for slug in spec["blocked"]])
     for spec in POLICIES:
-        policy, _ = DispatchPolicy.objects.update_or_create(
+        policy, created = DispatchPolicy.objects.get_or_create(
             name=spec["name"],
             defaults=dict(
                 subject=spec["subject"],
@@ -294,21 +305,17 @@ def demo_world_load() -> dict[str, int]:
                 is_active=True,
             ),
         )
-        current = [f.provider.slug for f in policy.fallbacks.select_related("provider").order_by("position")]
-        if current != spec["fallbacks"]:
-            policy.fallbacks.all().delete()
+        if created:
             PolicyFallback.objects.bulk_create(
                 PolicyFallback(policy=policy, provider=providers[slug], position=i)
                 for i, slug in enumerate(spec["fallbacks"], start=1)
             )
-        policy.templates.set([templates[slug] for slug in spec["templates"]])
+            policy.templates.set([templates[slug] for slug in spec["templates"]])
     user_model = get_user_model()
-    admin_user, created = user_model.objects.get_or_create(
-        username=DEMO_ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.org"}
-    )
-    if created:
-        admin_user.set_password(DEMO_ADMIN_PASSWORD)
-        admin_user.save()
+    if not user_model.objects.filter(username=DEMO_ADMIN_USERNAME).exists():
+        user_model.objects.create_superuser(
+            username=DEMO_ADMIN_USERNAME, email="admin@example.org", password=DEMO_ADMIN_PASSWORD
+        )
     return {
         "providers": len(providers),
         "templates": len(templates),

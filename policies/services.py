@@ -12,7 +12,9 @@ Per-provider rate limits (providers.limits) are applied here, outside the pure e
 chosen provider is reserved atomically; one at its limit is added to `saturated` and the context
 resolved again, so the next compliant provider serves and the explanation says `rate_limited`.
 An API client's own request count (`client_hit`, deferred by the throttle) is taken in the same
-Redis round trip as that reservation; a client over its rate gets 429 and nothing is written.
+Redis round trip as that reservation; a client over its rate gets 429 and nothing is written. A
+client past its share of a provider's tokens (providers.limits) finds that provider saturated for
+its own requests only.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def dispatch(
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = current_snapshot()
-    decision = _decide(context, snapshot, override, saturated, client_hit)
+    decision = _decide(context, snapshot, override, saturated, client_hit, client_ref)
     body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
     status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
     log = DispatchLog(
@@ -124,8 +126,10 @@ def _decide(
     override: OverrideRequest | None,
     saturated: Set[str],
     client_hit: DeferredHit | None,
+    client_ref: str,
 ) -> Decision:
-    """Resolve, then reserve the chosen provider; one at its rate limit is passed over (re-resolve)."""
+    """Resolve, then reserve the chosen provider for `client_ref`; one at its rate limit (or at the
+    client's share of its tokens) is passed over (re-resolve)."""
     skipped = set(saturated)
     while True:
         if override is None:
@@ -140,6 +144,7 @@ def _decide(
             provider_id=provider.id,
             requests_per_minute=provider.requests_per_minute,
             tokens_per_minute=provider.tokens_per_minute,
+            client_ref=client_ref,
             client_hit=client_hit,
         )
         _client_admit(client_hit)  # counted by that round trip; raises when the client is over

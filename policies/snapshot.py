@@ -6,6 +6,11 @@ bumps `SnapshotStamp.version` in the same transaction. A worker re-reads the sta
 `SNAPSHOT_CHECK_INTERVAL` seconds (from its Redis mirror when configured, see `policies.stamp`)
 and rebuilds when it moved, so every worker of every instance serves a change within that
 interval plus one rebuild, and a warm dispatch reads nothing.
+
+Compliance comes only from PostgreSQL: a snapshot is the rows of one PostgreSQL stamp token,
+labelled with that token's version, whether built here or loaded from rows another worker
+shared through Redis (HMAC-checked, `policies.snapshot_share`). Nothing written to Redis can
+add a provider to a region or keep a worker on a world PostgreSQL no longer holds.
 """
 
 from __future__ import annotations
@@ -32,14 +37,14 @@ from policies.snapshot_share import (
     share_exists,
     share_get,
     share_put,
-    stamp_token,
+    share_rejected,
 )
-from policies.stamp import stamp_publish, stamp_read, stamp_version
+from policies.stamp import StampToken, stamp_confirm, stamp_publish, stamp_read, stamp_token, stamp_version
 from providers.models import ModelProvider, PromptTemplate
 
 logger = logging.getLogger("dispatch.snapshot")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"snapshot": None, "next_check": 0.0}
+_state: dict[str, Any] = {"snapshot": None, "token": None, "next_check": 0.0, "waiting": None}
 
 
 def snapshot_build(*, version: int | None = None) -> Snapshot:
@@ -163,28 +168,37 @@ def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int) -> Snapshot:
 
 
 def current_snapshot() -> Snapshot:
-    """This worker's snapshot, rebuilt when the stamp moved (checked at most every interval)."""
+    """This worker's snapshot, rebuilt when PostgreSQL's stamp moved (checked at most every interval).
+
+    What a worker serves is always the rows of one PostgreSQL stamp token (version + changed_at),
+    read from PostgreSQL or verified (HMAC) when shared through Redis, and labelled with that
+    token's version. The Redis mirror only says when to look: a mirror that disagrees with the
+    snapshot makes the worker read PostgreSQL's token, and if that still names this snapshot
+    nothing is reloaded (a forged or stale mirror costs one query per check, never a reload).
+    """
     now = time.monotonic()
     snapshot: Snapshot | None = _state["snapshot"]
     if snapshot is not None and now < _state["next_check"]:
         return snapshot
-    version = stamp_read()
-    token = None
-    if (snapshot is None or snapshot.version != version) and _sharing():
-        # Read PostgreSQL before taking the lock: a thread must not wait for a pooled connection
-        # while holding the lock other threads (holding connections) are waiting for.
-        token = stamp_token()
+    # Read PostgreSQL (when needed) before taking the lock: a thread must not wait for a pooled
+    # connection while holding the lock other threads (holding connections) are waiting for.
+    hint, token = stamp_read()
+    if token is None:
+        if snapshot is not None and hint == snapshot.version:
+            _state["next_check"] = now + settings.SNAPSHOT_CHECK_INTERVAL
+            return snapshot  # the mirror agrees; PostgreSQL is read at least every SNAPSHOT_DB_CHECK_INTERVAL
+        token = stamp_confirm(seen=hint)
     with _lock:
         snapshot = _state["snapshot"]
-        if snapshot is None or snapshot.version != version:
+        if snapshot is None or _state["token"] != token:
             started = time.perf_counter()
-            loaded = _snapshot_load(version, token=token, stale=snapshot)
+            loaded = _snapshot_load(token, stale=snapshot if _may_wait(token, now) else None)
             if loaded is None:  # another worker is building this version: serve ours a moment longer
                 _state["next_check"] = now + SHARE_RETRY_SECONDS
                 assert snapshot is not None
                 return snapshot
-            snapshot, source = loaded
-            _state["snapshot"] = snapshot
+            snapshot, token, source = loaded
+            _state.update(snapshot=snapshot, token=token, waiting=None)
             # Move the long-lived objects (this snapshot, the loaded code) out of the collector's
             # sight: a full collection scanned the whole snapshot (~100 ms at 10,000 policies) at
             # random requests, which showed as dispatch's p99. Snapshots hold no reference cycles,
@@ -204,34 +218,62 @@ def current_snapshot() -> Snapshot:
     return snapshot
 
 
+def _may_wait(token: StampToken, now: float) -> bool:
+    """Whether this worker may still serve its previous snapshot while another builds `token`.
+
+    A claim in Redis is a hint like the rest: held by a worker that died, or by someone keeping
+    it alive, it must not keep this worker on an old world. After SNAPSHOT_DB_CHECK_INTERVAL of
+    waiting for the same token, the worker builds it itself."""
+    waiting = _state["waiting"]
+    if waiting is None or waiting[0] != token:
+        _state["waiting"] = (token, now)
+        return True
+    return bool(now - waiting[1] < settings.SNAPSHOT_DB_CHECK_INTERVAL)
+
+
 def _sharing() -> bool:
     # Inside a transaction the rows may be uncommitted: build them here, share nothing.
     return bool(settings.SNAPSHOT_SHARE_BUILDS) and not connection.in_atomic_block
 
 
-def _snapshot_load(
-    version: int, *, token: tuple[int, str] | None, stale: Snapshot | None
-) -> tuple[Snapshot, str] | None:
-    """The snapshot at `version`: shared rows from Redis when another worker built them, else
-    built here (and shared). None when another worker is building it and `stale` can serve."""
-    if token is None:
-        return snapshot_build(version=version), "database"
-    version, key = token
-    rows = share_get(key)
-    if rows is not None:
-        return snapshot_from_rows(rows, version=version), "redis"
-    if share_claim(key) or stale is None:
-        rows = snapshot_rows()
-        share_put(key, rows)
-        return snapshot_from_rows(rows, version=version), "database"
-    return None
+def snapshot_rows_at_stamp() -> tuple[StampToken, dict[str, list[Any]]]:
+    """PostgreSQL's stamp token and the rows of exactly that state.
+
+    On PostgreSQL outside a transaction both are read in one REPEATABLE READ snapshot (three extra
+    statements per build). Elsewhere the token is read first, so the rows are of that version or
+    a newer one, and the next check (which sees the newer token) rebuilds."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return stamp_token(), snapshot_rows()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return stamp_token(), snapshot_rows()
+
+
+def _snapshot_load(token: StampToken, *, stale: Snapshot | None) -> tuple[Snapshot, StampToken, str] | None:
+    """The snapshot at PostgreSQL's `token`: verified shared rows from Redis when another worker
+    built them, else built here (and shared), with the token it was built at. None when another
+    worker is building it and `stale` can serve."""
+    if not _sharing():
+        built_at, rows = snapshot_rows_at_stamp()
+        return snapshot_from_rows(rows, version=built_at.version), built_at, "database"
+    shared = share_get(token.key)
+    if shared.rows is not None:
+        try:
+            return snapshot_from_rows(shared.rows, version=token.version), token, "redis"
+        except (KeyError, IndexError, TypeError, ValueError) as exc:  # signed, yet not this release's layout
+            share_rejected(token.key, f"rows of another layout ({exc!r})")
+    elif not shared.rejected and not share_claim(token.key) and stale is not None:
+        return None
+    built_at, rows = snapshot_rows_at_stamp()
+    share_put(built_at.key, rows)  # also replaces rows that failed the check
+    return snapshot_from_rows(rows, version=built_at.version), built_at, "database"
 
 
 def snapshot_forget() -> None:
     """Drop this worker's snapshot; the next dispatch rebuilds it."""
     with _lock:
-        _state["snapshot"] = None
-        _state["next_check"] = 0.0
+        _state.update(snapshot=None, token=None, next_check=0.0, waiting=None)
 
 
 def _driver_rows(queryset: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
@@ -272,9 +314,10 @@ def _stamp_committed() -> None:
     the mirror announces the version, so the serving workers only load them (a build is ~4x the
     CPU of a load; admin requests can afford it, dispatching workers are better off without)."""
     if settings.SNAPSHOT_SHARE_BUILDS and not connection.in_atomic_block:
-        _, key = stamp_token()
+        key = stamp_token().key
         if not share_exists(key) and share_claim(key):
-            share_put(key, snapshot_rows())
+            built_at, rows = snapshot_rows_at_stamp()
+            share_put(built_at.key, rows)
     stamp_publish(stamp_version())
 
 

@@ -9,6 +9,11 @@ cannot be reserved is "saturated": dispatch resolves again without it, so the ne
 provider of the chain serves and the explanation says `rate_limited`. Windows start with their
 first request and last 60 s.
 
+Each client's reported tokens count against a provider's `tokens_per_minute` only up to its share
+(`CLIENT_TOKEN_SHARE_PERCENT` of it, 50 % by default): one client cannot use up a provider for the
+others. A client past its share is refused that provider for its own dispatches (`rate_limited`)
+until the window ends; the others are not.
+
 Counts are shared across workers with Redis; without it (or while it is down) each process
 counts alone, so the effective limit is up to (workers x limit). Limits only ever remove
 providers from a decision, never add one: compliance does not depend on these counters.
@@ -16,15 +21,25 @@ providers from a decision, never add one: compliance does not depend on these co
 
 from __future__ import annotations
 
-from dispatch_site.ratelimit import DeferredHit, counter_add, counter_get, counter_take
+import math
+
+from django.conf import settings
+
+from dispatch_site.ratelimit import DeferredHit, ShareAdd, counter_add_share, counter_get, counter_take
 
 WINDOW_SECONDS = 60
 
 
 def provider_take(
-    *, provider_id: str, requests_per_minute: int, tokens_per_minute: int, client_hit: DeferredHit | None = None
+    *,
+    provider_id: str,
+    requests_per_minute: int,
+    tokens_per_minute: int,
+    client_ref: str,
+    client_hit: DeferredHit | None = None,
 ) -> bool:
-    """Reserve one request on the provider; False when it is at a limit (then it is passed over).
+    """Reserve one request on the provider for `client_ref`; False when it is at a limit, or the
+    client is past its share of the provider's tokens (then it is passed over for this client).
 
     With `client_hit` (the API client's request, not yet counted) both are done in one round trip;
     when that count puts the client over its rate the provider is not reserved (`client_hit.over`)."""
@@ -35,14 +50,25 @@ def provider_take(
         max_tokens=tokens_per_minute,
         period=WINDOW_SECONDS,
         client=client_hit,
+        member=client_ref,
     )
 
 
-def provider_tokens_add(*, provider_id: str, tokens: int) -> int:
-    """Count `tokens` (input + output of a reported outcome) against the provider's minute; the new total."""
-    if tokens <= 0:
-        return counter_get(f"provider:{provider_id}:tokens")
-    return counter_add(f"provider:{provider_id}:tokens", tokens, period=WINDOW_SECONDS)
+def client_token_share(*, tokens_per_minute: int) -> int:
+    """The most of a provider's tokens per minute one client's reports may use (at least 1)."""
+    return max(1, math.ceil(tokens_per_minute * settings.CLIENT_TOKEN_SHARE_PERCENT / 100))
+
+
+def provider_tokens_add(*, provider_id: str, tokens: int, client_ref: str, tokens_per_minute: int) -> ShareAdd:
+    """Count `tokens` (input + output of an outcome `client_ref` reported) against the provider's
+    minute, up to the client's share; the provider's counted total and the client's own."""
+    return counter_add_share(
+        f"provider:{provider_id}:tokens",
+        max(0, tokens),
+        member=client_ref,
+        share=client_token_share(tokens_per_minute=tokens_per_minute),
+        period=WINDOW_SECONDS,
+    )
 
 
 def provider_usage(*, provider_id: str) -> dict[str, int]:

@@ -50,7 +50,7 @@ class OverrideForm(forms.Form):
         required=False,  # a blank one reaches the service, which refuses and audits it
         max_length=2000,
         strip=False,
-        help_text=f"Why this class needs this provider; at least {MIN_JUSTIFICATION_LENGTH} characters.",
+        help_text=f"Why this class needs this provider; at least {MIN_JUSTIFICATION_LENGTH} visible characters.",
         widget=forms.Textarea(attrs={"rows": 4, "required": True}),
     )
     request_id = forms.UUIDField(required=False, widget=forms.HiddenInput)

@@ -1,7 +1,9 @@
 """Reads for the teacher pages: who is a teacher, what the form may offer, and their overrides.
 
 A teacher's overrides are the audit rows carrying their `external_id` as `teacher_id`, whichever
-surface wrote them (the form or an app calling `POST /dispatch` on their behalf).
+surface wrote them (the form or an app calling `POST /dispatch` on their behalf), except attempts
+refused because the app was not authorised to act for them: those were never theirs (they stay in
+the audit log, naming the teacher id that was tried).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db.models import QuerySet
 
 from audit.models import DispatchLog
 from policies.engine import Decision, DispatchContext, ProviderSpec, available_providers, resolve
+from policies.engine.types import REFUSAL_TEACHER_NOT_AUTHORISED
 from policies.snapshot import current_snapshot
 from providers.models import PromptTemplate
 from teachers.models import TEACHERS_GROUP, TeacherProfile
@@ -56,6 +59,7 @@ def override_list(*, teacher: TeacherProfile) -> QuerySet[DispatchLog]:
     """The teacher's own override attempts, newest first."""
     return (
         DispatchLog.objects.filter(teacher_id=teacher.external_id, is_override=True)
+        .exclude(refusal_code=REFUSAL_TEACHER_NOT_AUTHORISED)
         .select_related("provider", "policy")
         .order_by("-created_at", "-id")
     )

@@ -1,11 +1,11 @@
 """The one teacher-override service, and the writes that make a user a teacher.
 
 `override_submit` is what both the teacher form and `POST /dispatch` with `teacher_override`
-call, so the two cannot disagree: it looks the teacher up in the directory and hands the
-request to `policies.services.dispatch`, whose engine applies every rule (the teacher is known
-and teaches in the region, the policy allows overrides, the justification is long enough, the
-provider is active and compliant in the region) and which writes exactly one audit row per
-attempt, accepted or refused.
+call, so the two cannot disagree: it looks the teacher up in the directory and the calling API
+client's authorisations, and hands the request to `policies.services.dispatch`, whose engine
+applies every rule (the client may act for the teacher, the teacher is known and teaches in the
+region, the policy allows overrides, the justification is long enough, the provider is active and
+compliant in the region) and which writes exactly one audit row per attempt, accepted or refused.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from clients.selectors import client_acts_for_teacher
 from dispatch_site.ratelimit import DeferredHit
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import DispatchResult, dispatch, request_fingerprint
@@ -48,17 +49,26 @@ def override_submit(
     justification: str,
     request_id: uuid.UUID | None,
     client_ref: str,
+    acting_client_id: int | None,
     fingerprint: str | None = None,
     client_hit: DeferredHit | None = None,
 ) -> DispatchResult:
-    """Decide a teacher's override and audit it (one row per request id, accepted or refused)."""
+    """Decide a teacher's override and audit it (one row per request id, accepted or refused).
+
+    `acting_client_id`: the API client asking, which must be authorised for the teacher (else the
+    engine refuses `teacher_not_authorised`); None only for the teacher themself (the form) or a
+    staff session holding the override permission (checked by the API before this is called)."""
     teacher = teacher_by_external_id(teacher_id)
+    authorised = acting_client_id is None or client_acts_for_teacher(
+        client_id=acting_client_id, teacher_id=teacher_id, school=teacher.school if teacher is not None else ""
+    )
     override = OverrideRequest(
         provider_id=provider_ref,
         justification=justification,
         teacher_id=teacher_id,
         teacher_known=teacher is not None,
         teacher_regions=teacher.region_set if teacher is not None else frozenset(),
+        client_authorised=authorised,
     )
     if fingerprint is None:
         fingerprint = request_fingerprint(

@@ -87,6 +87,7 @@ def _submit(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
             justification=data["justification"],
             request_id=data["request_id"],
             client_ref=FORM_CLIENT_REF,
+            acting_client_id=None,  # the teacher acting for themself
         )
     except IdempotencyConflict as exc:  # this page was already submitted, with other values
         form.add_error(None, "This page was already submitted with other values. Check them and submit again.")

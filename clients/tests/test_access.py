@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from clients.models import Scope
+from clients.models import SCOPE_PERMISSIONS, Scope
 from clients.services import api_client_revoke
 from clients.testing import keyed_api
 from clients.tests.endpoints import api_endpoints
@@ -78,8 +79,15 @@ def test_the_right_scope_passes_access_control(endpoint):
     assert response.status_code not in {401, 403, 429}, response.content[:300]
 
 
+def grant(user, scope: str):
+    """Give `user` the Django permission of `scope` (as an administrator would in admin)."""
+    app_label, codename = SCOPE_PERMISSIONS[scope].split(".")
+    user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)  # a fresh instance: Django caches permissions per instance
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
-def test_a_teacher_session_is_refused_and_a_staff_session_passes(endpoint, django_user_model):
+def test_a_teacher_session_is_refused_and_staff_need_the_scopes_permission(endpoint, django_user_model):
     demo_world_load()
     teacher = django_user_model.objects.create_user("teacher-1", password="pw-teacher-1")
     api = APIClient()
@@ -87,6 +95,16 @@ def test_a_teacher_session_is_refused_and_a_staff_session_passes(endpoint, djang
     assert_error(call(api, endpoint), 403, "permission_denied")
     staff = django_user_model.objects.create_user("staff-1", password="pw-staff-1", is_staff=True)
     api.force_login(staff)
+    error = assert_error(call(api, endpoint), 403, "missing_permission")
+    assert SCOPE_PERMISSIONS[endpoint.scope] in error["message"]
+    for other in Scope.values:  # every other scope's permission is not enough
+        if other != endpoint.scope:
+            staff = grant(staff, other)
+    assert_error(call(api, endpoint), 403, "missing_permission")
+    grant(staff, endpoint.scope)
+    assert call(api, endpoint).status_code not in {401, 403}
+    superuser = django_user_model.objects.create_superuser("root-1", password="pw-root-1")
+    api.force_login(superuser)
     assert call(api, endpoint).status_code not in {401, 403}
 
 
@@ -108,7 +126,7 @@ def test_teacher_override_needs_the_override_scope():
     error = assert_error(response, 403, "missing_scope")
     assert "'override'" in error["message"]
     assert api.post("/dispatch", BASIC, format="json").status_code == 200
-    api, _, _ = keyed_api("dispatch", "override")
+    api, _, _ = keyed_api("dispatch", "override", teachers=[DEMO_TEACHER_ID])
     response = api.post("/dispatch", OVERRIDE, format="json")
     assert response.status_code == 200 and response.json()["provider_slug"] == "anthropic-claude"
 

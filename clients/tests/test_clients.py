@@ -3,13 +3,18 @@ the audit row naming the client, and one client never seeing another's dispatch.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from importlib import import_module
 from io import StringIO
 
 import pytest
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -95,7 +100,7 @@ def test_the_audit_row_names_the_client():
 def test_a_client_cannot_read_another_clients_dispatch_through_its_request_id():
     demo_world_load()
     demo_teacher_load()
-    alice, a, _ = keyed_api("dispatch", "override")
+    alice, a, _ = keyed_api("dispatch", "override", teachers=[DEMO_TEACHER_ID])
     bob, b, _ = keyed_api("dispatch")
     rid = uuid.uuid4()
     body = {
@@ -155,32 +160,87 @@ def test_a_teacher_and_an_api_client_cannot_reach_the_admin(client, django_user_
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+# The teacher-authorisation inline's management form, with no rows.
+NO_AUTHORISATIONS = {"teacher_authorisations-TOTAL_FORMS": "0", "teacher_authorisations-INITIAL_FORMS": "0"}
+KEY_ON_PAGE = re.compile(r'<code class="api-key">(mds_[^<]+)</code>')
+
+
+def shown_keys(response) -> list[str]:
+    return KEY_ON_PAGE.findall(response.content.decode())
+
+
 def test_admin_creates_a_client_showing_the_key_once_then_rotates_and_revokes(admin_client):
     demo_world_load()
     response = admin_client.post(
         "/admin/clients/apiclient/add/",
-        {"name": "from-admin", "description": "", "scopes": ["read", "dispatch"], "rate": "100/min", "is_active": "on"},
-        follow=True,
+        {
+            "name": "from-admin",
+            "description": "",
+            "scopes": ["read", "dispatch"],
+            "rate": "100/min",
+            "is_active": "on",
+            **NO_AUTHORISATIONS,
+        },
     )
-    text = response.content.decode()
-    assert "shown once" in text
-    key = text.split("copy it now): ")[1].split("<")[0].strip()
+    assert "shown once" in response.content.decode()
+    [key] = shown_keys(response)
     assert with_key(key).get("/providers?region=us_east").status_code == 200
     row = ApiClient.objects.get(name="from-admin")
     assert key not in admin_client.get(f"/admin/clients/apiclient/{row.pk}/change/").content.decode()
-    response = admin_client.post(
-        "/admin/clients/apiclient/", {"action": "rotate_keys", "_selected_action": [row.pk]}, follow=True
-    )
-    new_key = response.content.decode().split("copy it now): ")[1].split("<")[0].strip()
+    response = admin_client.post("/admin/clients/apiclient/", {"action": "rotate_keys", "_selected_action": [row.pk]})
+    [new_key] = shown_keys(response)
     assert with_key(key).get("/providers?region=us_east").status_code == 401
     assert with_key(new_key).get("/providers?region=us_east").status_code == 200
     admin_client.post("/admin/clients/apiclient/", {"action": "revoke_keys", "_selected_action": [row.pk]})
     assert with_key(new_key).get("/providers?region=us_east").json()["error"]["code"] == "revoked_api_key"
 
 
+def test_a_new_key_is_shown_once_in_the_post_response_and_never_in_a_cookie_or_the_session(admin_client):
+    """The key travels only in the (uncacheable) answer to the POST that made it (issue 12, 7f)."""
+
+    def stored_anywhere(response, key: str) -> list[str]:
+        """Where `key` is kept beyond this response: a cookie (decoded), the session, the messages."""
+        places = []
+        for name, morsel in response.cookies.items():
+            value = morsel.value
+            if key in morsel.OutputString():
+                places.append(f"Set-Cookie {name}")
+            if name == CookieStorage.cookie_name and value:
+                reader = RequestFactory().get("/")
+                reader.COOKIES[name] = value
+                if any(key in str(message) for message in CookieStorage(reader)):
+                    places.append("messages cookie")
+        engine = import_module(settings.SESSION_ENGINE)
+        session = engine.SessionStore(admin_client.cookies[settings.SESSION_COOKIE_NAME].value).load()
+        if key in str(session):
+            places.append("session")
+        later = admin_client.get("/admin/clients/apiclient/")  # whatever messages are pending show here
+        if key in later.content.decode():
+            places.append("next page")
+        return places
+
+    response = admin_client.post(
+        "/admin/clients/apiclient/add/",
+        {"name": "lms-west", "description": "", "scopes": ["read"], "rate": "", "is_active": "on", **NO_AUTHORISATIONS},
+    )
+    assert response.status_code == 200  # the answer to the POST itself, not a redirect to a message
+    [key] = shown_keys(response)
+    assert response.content.decode().count(key) == 1
+    assert "no-store" in response["Cache-Control"]
+    assert stored_anywhere(response, key) == []
+    row = ApiClient.objects.get(name="lms-west")
+    assert row.key_hash == key_hash(key)
+    rotated = admin_client.post("/admin/clients/apiclient/", {"action": "rotate_keys", "_selected_action": [row.pk]})
+    assert rotated.status_code == 200 and "no-store" in rotated["Cache-Control"]
+    [new_key] = shown_keys(rotated)
+    assert new_key != key and rotated.content.decode().count(new_key) == 1
+    assert stored_anywhere(rotated, new_key) == []
+
+
 def test_admin_rejects_a_bad_rate(admin_client):
     response = admin_client.post(
-        "/admin/clients/apiclient/add/", {"name": "bad", "scopes": ["read"], "rate": "fast", "is_active": "on"}
+        "/admin/clients/apiclient/add/",
+        {"name": "bad", "scopes": ["read"], "rate": "fast", "is_active": "on", **NO_AUTHORISATIONS},
     )
     assert response.status_code == 200 and "N/period" in response.content.decode()
     assert not ApiClient.objects.filter(name="bad").exists()

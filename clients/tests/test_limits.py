@@ -67,7 +67,10 @@ def test_tokens_reported_past_the_tpm_saturate_the_provider(world):
     openai = ModelProvider.objects.get(slug="openai-gpt4")
     api, _, _ = keyed_api("dispatch")
     assert api.post("/dispatch", BASIC, format="json").json()["provider_slug"] == "openai-gpt4"
-    assert provider_tokens_add(provider_id=str(openai.id), tokens=openai.tokens_per_minute) >= 100_000
+    tpm = openai.tokens_per_minute
+    for ref in ("app-a", "app-b"):  # two clients, each reporting past its share (half): the minute's tokens
+        provider_tokens_add(provider_id=str(openai.id), tokens=tpm, client_ref=ref, tokens_per_minute=tpm)
+    assert provider_usage(provider_id=str(openai.id))["tokens"] == tpm
     body = api.post("/dispatch", BASIC, format="json").json()
     assert body["provider_slug"] == "anthropic-claude"
     assert passed_over(body)["openai-gpt4"] == "rate_limited"
@@ -91,7 +94,7 @@ def test_every_provider_at_its_limit_is_a_refusal_naming_the_limit(world):
 def test_an_override_to_a_provider_at_its_limit_is_refused(world):
     demo_teacher_load()
     ModelProvider.objects.filter(slug="anthropic-claude").update(requests_per_minute=1)
-    api, _, _ = keyed_api("dispatch", "override")
+    api, _, _ = keyed_api("dispatch", "override", teachers=[DEMO_TEACHER_ID])
     body = {
         **BASIC,
         "teacher_override": True,
@@ -177,13 +180,15 @@ def test_a_refused_dispatch_counts_against_the_client_too(world):
 
 
 class RedisCommands:
-    """The commands clients send Redis while the block runs (not those a script runs), via MONITOR."""
+    """The commands clients send this test's Redis database while the block runs (not those a script
+    runs), via MONITOR (which sees every database: other test runs may share the server)."""
 
     def __enter__(self) -> RedisCommands:
         # Its own connections, not the app's pool: MONITOR holds the connection it runs on, and the
         # end marker is sent on another one, opened before MONITOR starts.
         self.redis = redis.Redis.from_url(settings.REDIS_URL, single_connection_client=True)
         self.redis.ping()
+        self.db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
         self.monitor = redis.Redis.from_url(settings.REDIS_URL).monitor()
         self.monitor.__enter__()  # MONITOR is on once its OK is read
         self.sent: list[str] = []
@@ -195,7 +200,7 @@ class RedisCommands:
         for command in self.monitor.listen():
             if marker in command["command"]:
                 break
-            if command["client_type"] != "lua":
+            if command["client_type"] != "lua" and command["db"] == self.db:
                 self.sent.append(command["command"].split()[0].upper())
         self.monitor.__exit__(None, None, None)
         self.redis.close()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -41,21 +42,34 @@ def wait_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None
     raise AssertionError("the service did not become ready in time")
 
 
-@pytest.mark.slow
-def test_start_script_serves_dispatch_under_production_settings(tmp_path):
-    port = free_port()
-    env = {
+def production_env(tmp_path: Path, port: int) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}},
         "DJANGO_ENV": "production",
         "SECRET_KEY": "start-script-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'start.sqlite3'}",
-        "SEED_DEMO": "1",
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "PYTHON": sys.executable,
         "GUNICORN_ACCESS_LOG": "",
     }
+
+
+@pytest.mark.slow
+def test_start_script_serves_dispatch_under_production_settings(tmp_path):
+    port = free_port()
+    env = production_env(tmp_path, port)
+    # seed_demo refuses production settings; a test database is seeded deliberately, beforehand.
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        subprocess.run(  # noqa: S603 - our own manage.py
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env={**env, "DJANGO_ENV": "development"},
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     log = (tmp_path / "start.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own script
         [str(ROOT / "bin" / "start")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -84,3 +98,29 @@ def test_start_script_serves_dispatch_under_production_settings(tmp_path):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
         log.close()
+
+
+@pytest.mark.slow
+def test_start_script_refuses_to_seed_the_demo_under_production_settings(tmp_path):
+    env = {**production_env(tmp_path, free_port()), "SEED_DEMO": "1"}
+    process = subprocess.Popen(  # noqa: S603 - our own script
+        [str(ROOT / "bin" / "start")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:  # it went on to serve: stop it and fail
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    assert process.returncode != 0 and process.returncode != -signal.SIGKILL, output
+    assert "seed_demo refuses to run under DJANGO_ENV=production" in output
+    assert "Booting worker" not in output  # no server was started
+    with sqlite3.connect(tmp_path / "start.sqlite3") as db:  # migrated, and nothing of the demo written
+        assert db.execute("SELECT count(*) FROM model_providers").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM api_clients").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM auth_user").fetchone() == (0,)

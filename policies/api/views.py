@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.auth import client_ref, require_scope
+from clients.auth import acting_client_id, client_ref, require_scope
 from clients.throttling import client_hit, client_hit_settle
 from policies.api import serializers as s
 from policies.coverage import coverage_gaps, coverage_grid, coverage_regions
@@ -108,6 +108,7 @@ class DispatchView(APIView):
                 justification=data.get("override_reason", ""),
                 request_id=request_id,
                 client_ref=client_ref(request),
+                acting_client_id=acting_client_id(request),  # only for the teachers it is authorised for
                 fingerprint=request_fingerprint(data),
                 client_hit=client_hit(request),
             )

@@ -12,16 +12,19 @@ Each context is walked once per snapshot without saturation and the decision kep
 provider before it was non-compliant, which saturation does not change), so only then is the
 context walked again with it.
 
-An override is checked against the decision the same context would get without it: the teacher
-must be known and teach in the region (checked first: who may ask comes before what is asked),
-the policy must allow overrides, the justification must be meaningful, and the provider must be compliant
-in the region. A provider blocked in a region is never returned for that region.
+An override is checked against the decision the same context would get without it: the caller
+must be authorised to act for the teacher (first, so a caller that is not learns nothing about the
+teacher, not even whether they exist), the teacher must be known and teach in the region (who may
+ask comes before what is asked), the policy must allow overrides, the justification must be
+meaningful (at least 20 visible characters, `policies.engine.text`), and the provider must be
+compliant in the region. A provider blocked in a region is never returned for that region.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
 
+from policies.engine.text import visible_length
 from policies.engine.types import (
     MIN_JUSTIFICATION_LENGTH,
     REASON_NO_COMPLIANT_PROVIDER,
@@ -33,6 +36,7 @@ from policies.engine.types import (
     REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
     REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
     REFUSAL_REGION_NOT_CONFIGURED,
+    REFUSAL_TEACHER_NOT_AUTHORISED,
     REFUSAL_TEACHER_REGION,
     REFUSAL_TEACHER_UNKNOWN,
     Decision,
@@ -147,6 +151,13 @@ def resolve_override(
 ) -> Decision:
     """Decide a teacher's override: the policy's decision with the teacher's provider, or a refusal."""
     base = resolve(context, snapshot, saturated=saturated)
+    if not override.client_authorised:
+        return _refuse(
+            base,
+            override,
+            REFUSAL_TEACHER_NOT_AUTHORISED,
+            f"this client is not authorised to act for teacher {override.teacher_id!r}",
+        )
     if not override.teacher_known:
         return _refuse(
             base, override, REFUSAL_TEACHER_UNKNOWN, f"no active teacher has teacher_id {override.teacher_id!r}"
@@ -168,12 +179,13 @@ def resolve_override(
             REFUSAL_OVERRIDE_NOT_ALLOWED,
             f"policy {base.policy.name!r} does not allow teacher overrides",
         )
-    if len(override.justification.strip()) < MIN_JUSTIFICATION_LENGTH:
+    if visible_length(override.justification) < MIN_JUSTIFICATION_LENGTH:
         return _refuse(
             base,
             override,
             REFUSAL_JUSTIFICATION,
-            f"a justification of at least {MIN_JUSTIFICATION_LENGTH} characters is required",
+            f"a justification of at least {MIN_JUSTIFICATION_LENGTH} characters is required"
+            " (spaces and invisible characters do not count)",
         )
     provider = snapshot.provider(override.provider_id)
     if provider is None:

@@ -43,6 +43,7 @@ REFUSAL_OVERRIDE_PROVIDER_UNKNOWN = "override_provider_unknown"
 REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT = "override_provider_not_compliant"
 REFUSAL_TEACHER_UNKNOWN = "teacher_unknown"
 REFUSAL_TEACHER_REGION = "teacher_region_not_allowed"
+REFUSAL_TEACHER_NOT_AUTHORISED = "teacher_not_authorised"
 
 MIN_JUSTIFICATION_LENGTH = 20
 
@@ -71,9 +72,10 @@ class DispatchContext:
 class OverrideRequest:
     """A teacher's request for another provider.
 
-    `teacher_known` and `teacher_regions` come from the teacher directory: the override service
-    (`teachers.services.override_submit`) always sets both. `teacher_regions=None` means "no
-    region restriction", for engine callers without a directory.
+    `teacher_known` and `teacher_regions` come from the teacher directory, `client_authorised`
+    from the API client's authorisations (is the caller allowed to act for this teacher?): the
+    override service (`teachers.services.override_submit`) always sets all three.
+    `teacher_regions=None` means "no region restriction", for engine callers without a directory.
     """
 
     provider_id: str  # a provider's id or slug
@@ -81,6 +83,7 @@ class OverrideRequest:
     teacher_id: str = ""
     teacher_known: bool = True
     teacher_regions: frozenset[str] | None = None
+    client_authorised: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from policies.demo import demo_world_load
-from teachers.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
+from teachers.demo import DEMO_SCHOOL, DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
 from teachers.models import TeacherProfile
 from teachers.services import teacher_create
 
@@ -17,7 +17,9 @@ GOOD_REASON = "Student needs a model that explains fractions visually"
 @pytest.fixture
 def demo(db) -> TeacherProfile:
     demo_world_load()
-    return demo_teacher_load()
+    profile = demo_teacher_load()
+    assert profile is not None
+    return profile
 
 
 @pytest.fixture
@@ -34,10 +36,11 @@ def teacher_client(demo) -> Client:
 
 @pytest.fixture
 def api_client(db) -> APIClient:
-    """A client app calling `POST /dispatch` with teacher overrides (the one place API access is set up)."""
+    """A client app calling `POST /dispatch` with teacher overrides (the one place API access is set up),
+    authorised for the teachers of the demo school."""
     from clients.testing import keyed_api
 
-    return keyed_api("dispatch", "override", name="teacher-app")[0]
+    return keyed_api("dispatch", "override", name="teacher-app", schools=[DEMO_SCHOOL])[0]
 
 
 def form_post(client: Client, **fields: str):

@@ -53,6 +53,7 @@ def test_teacher_journey_without_javascript(live_server, browser, artifacts_dir,
         justification="Bob's class reads Spanish texts aloud together",
         request_id=None,
         client_ref="web:teacher-form",
+        acting_client_id=None,
     )
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
@@ -93,6 +94,7 @@ def test_teacher_journey_without_javascript(live_server, browser, artifacts_dir,
 
     # My overrides: exactly this teacher's two attempts, newest first; never Bob's.
     page.get_by_role("link", name="My overrides").first.click()
+    page.wait_for_url("**/teacher/overrides/")  # counting rows does not wait for the page
     rows = page.locator("#overrides tbody tr")
     assert rows.count() == 2
     assert [rows.nth(i).get_attribute("data-outcome") for i in range(2)] == ["refused", "accepted"]

@@ -14,6 +14,7 @@ from django.test import Client
 
 from audit.models import DispatchLog
 from policies.demo import demo_world_load
+from teachers.demo import DEMO_SCHOOL
 from teachers.selectors import FORM_CLIENT_REF
 from teachers.services import teacher_create
 from teachers.tests.conftest import GOOD_REASON
@@ -78,6 +79,13 @@ CASES = [
         None,
     ),
     (
+        "justification_invisible",  # 24 characters, none of them visible: refused alike on both surfaces
+        {**MATH, "region": "us_east", "provider": "anthropic-claude", "justification": "\u200b\u2060\u3164" * 8},
+        422,
+        "justification_too_short",
+        None,
+    ),
+    (
         "unknown_provider",
         {**MATH, "region": "us_east", "provider": "no-such-llm"},
         422,
@@ -114,7 +122,11 @@ CASES = [
 def ada(db):
     demo_world_load()
     teacher_create(
-        username="ada", password="ada-password-123", external_id=TEACHER_ID, regions=["us_east", "eu_west", "uk_south"]
+        username="ada",
+        password="ada-password-123",
+        external_id=TEACHER_ID,
+        regions=["us_east", "eu_west", "uk_south"],
+        school=DEMO_SCHOOL,  # the API client is authorised for its teachers
     )
     client = Client()
     assert client.login(username="ada", password="ada-password-123")

@@ -25,6 +25,7 @@ def submit(teacher_id="demo-teacher", context=MATH_EAST, provider="anthropic-cla
         justification=reason,
         request_id=kw.get("request_id"),
         client_ref=kw.get("client_ref", "app-1"),
+        acting_client_id=kw.get("acting_client_id"),
     )
 
 

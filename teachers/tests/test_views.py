@@ -196,6 +196,7 @@ def test_my_overrides_pages_by_25(demo, teacher_client):
             justification=GOOD_REASON,
             request_id=None,
             client_ref="app-1",
+            acting_client_id=None,
         )
     first = teacher_client.get("/teacher/overrides/").content.decode()
     second = teacher_client.get("/teacher/overrides/?page=2").content.decode()

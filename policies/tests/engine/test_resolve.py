@@ -6,6 +6,7 @@ import pytest
 
 from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
 from policies.engine.types import (
+    MIN_JUSTIFICATION_LENGTH,
     REASON_BLOCKED,
     REASON_ENCRYPTION,
     REASON_FRAMEWORK,
@@ -21,12 +22,14 @@ from policies.engine.types import (
     REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT,
     REFUSAL_OVERRIDE_PROVIDER_UNKNOWN,
     REFUSAL_REGION_NOT_CONFIGURED,
+    REFUSAL_TEACHER_NOT_AUTHORISED,
     REFUSAL_TEACHER_REGION,
     REFUSAL_TEACHER_UNKNOWN,
 )
 from policies.tests.engine.worlds import policy, provider, rule, world
 
 MATH = DispatchContext("mathematics", "elementary", "us_east")
+NOT_AUTHORISED = REFUSAL_TEACHER_NOT_AUTHORISED
 A, B, C = provider("a"), provider("b"), provider("c")
 
 
@@ -200,6 +203,10 @@ REASON = "Student needs a specialised science model for lab reports"
         (True, OverrideRequest("c", REASON, "t9", teacher_known=False), REFUSAL_TEACHER_UNKNOWN),
         # who may ask is checked before what is asked
         (False, OverrideRequest("b", "short", "t1", teacher_regions=frozenset({"eu_west"})), REFUSAL_TEACHER_REGION),
+        (True, OverrideRequest("c", REASON, "t1", client_authorised=False), REFUSAL_TEACHER_NOT_AUTHORISED),
+        # the client's authorisation comes first: a client not authorised learns nothing about the teacher
+        (True, OverrideRequest("c", REASON, "t9", teacher_known=False, client_authorised=False), NOT_AUTHORISED),
+        (False, OverrideRequest("b", "short", "t1", False, frozenset(), client_authorised=False), NOT_AUTHORISED),
     ],
 )
 def test_override_rules(allow, override, code):
@@ -215,6 +222,13 @@ def test_override_rules(allow, override, code):
         assert decision.policy is not None and decision.policy.id == "p"
 
 
+def test_a_client_not_authorised_for_the_teacher_is_refused_naming_the_teacher():
+    snapshot = world([A, C], [policy("p", "a")], [rule()])
+    decision = resolve_override(MATH, snapshot, OverrideRequest("c", REASON, "t-7", client_authorised=False))
+    assert decision.refusal_code == REFUSAL_TEACHER_NOT_AUTHORISED and decision.provider is None
+    assert decision.refusal_detail == "this client is not authorised to act for teacher 't-7'"
+
+
 def test_override_of_a_context_that_cannot_resolve_is_refused_with_that_reason():
     snapshot = world([A, C], [policy("p", "a")], [rule(blocked=("a",))])
     decision = resolve_override(MATH, snapshot, OverrideRequest("c", REASON))
@@ -228,3 +242,27 @@ def test_teacher_region_refusal_names_the_teacher_and_their_regions():
     decision = resolve_override(MATH, snapshot, override)
     assert decision.refusal_code == REFUSAL_TEACHER_REGION
     assert decision.refusal_detail == "teacher 't-7' does not teach in us_east (their regions: apac_singapore, eu_west)"
+
+
+INVISIBLE = [
+    "\u200b" * 25,  # zero-width spaces (format, Cf)
+    "\u200d\u2060\ufeff\u00ad\u200e" * 5,  # joiner, word joiner, BOM, soft hyphen, LTR mark
+    "\u0301" * 25,  # combining accents with nothing to sit on
+    "\u3164\u115f\u1160\uffa0\u2800" * 5,  # Hangul fillers and the blank Braille pattern
+    "\u00a0\u3000\u2003\u2028" * 6,  # no-break, ideographic, em space, line separator
+    "x\u200b" * 19,  # 19 visible letters padded past 20 with zero-width spaces
+    "e\u0301" * 12,  # 12 letters, each with a combining accent: 12 visible
+    "a " * 15,  # spaces between letters do not count either
+]
+
+
+@pytest.mark.parametrize("justification", INVISIBLE, ids=[f"invisible{i}" for i in range(len(INVISIBLE))])
+def test_a_justification_counts_visible_characters_only(justification):
+    snapshot = world([A, B, C], [policy("p", "a")], [rule()])
+    decision = resolve_override(MATH, snapshot, OverrideRequest("c", justification))
+    assert len(justification) >= MIN_JUSTIFICATION_LENGTH
+    assert decision.refusal_code == REFUSAL_JUSTIFICATION and decision.provider is None
+    assert f"at least {MIN_JUSTIFICATION_LENGTH} characters" in decision.refusal_detail
+    assert "invisible characters do not count" in decision.refusal_detail
+    visible = OverrideRequest("c", "\u00e9" * 10 + "\u6570\u5b66" * 5)  # 20 visible: accents, CJK
+    assert resolve_override(MATH, snapshot, visible).provider is not None

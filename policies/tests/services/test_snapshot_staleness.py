@@ -83,7 +83,7 @@ def test_an_authoring_change_is_served_by_every_worker_within_a_second(tmp_path)
         "GUNICORN_ACCESS_LOG": "",
     }
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "seed_demo")
+    manage({**env, "DJANGO_ENV": "development"}, "seed_demo")  # seed_demo refuses production settings
     api_key = ""
     if apps.is_installed("clients"):  # API keys (issue 6): /policies/validate needs the read scope
         api_key = manage(env, "shell", "-c", API_KEY).strip().splitlines()[-1]
