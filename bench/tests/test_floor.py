@@ -89,7 +89,8 @@ def test_floor_is_the_bare_stack_the_issue_describes(monkeypatch):
 
 
 def _server(settings) -> str:
-    db = settings.DATABASES["default"]
+    """The server as a role that may create databases: the owner when the suite runs as two roles."""
+    db = settings.DATABASES.get("owner") or settings.DATABASES["default"]
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
 
