@@ -3,31 +3,32 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: browser run test lint types check bench bench-analytics drills drills-quick install clean
+.PHONY: run test lint types bench bench-analytics drills drills-quick install install-run clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# The service's own dependencies (requirements.txt): all `make run` needs.
+$(BIN)/.run-installed: requirements.txt
 	@command -v $(PY) >/dev/null || { echo "needs $(PY) (set PY=python3.x)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# The development toolchain on top (requirements-dev.txt): tests, linters, types, bench, drills.
+$(BIN)/.installed: $(BIN)/.run-installed requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+install-run: $(BIN)/.run-installed
+
 install: $(BIN)/.installed
 
-# Browser tests drive Debian's chromium; install it when missing and we may (root with apt-get).
-browser:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi; }
-
 ## Serve with demo data on SQLite at http://127.0.0.1:8002 (gunicorn)
-run: install
+run: install-run
 	SEED_DEMO=1 PYTHON=$(BIN)/python bin/start
 
-## Run the test suite (SQLite unless DATABASE_URL is set)
-test: install browser
+## Run the test suite (SQLite unless DATABASE_URL is set). Browser tests need Debian's chromium
+## (/usr/bin/chromium): without it they skip with the reason, except under CI=true (.ci/run installs it).
+test: install
 	$(BIN)/pytest -q
 
 lint: install
@@ -37,18 +38,19 @@ lint: install
 types: install
 	$(BIN)/mypy .
 
+## Benchmark (needs PostgreSQL, Redis and wrk); prints the table and rewrites docs/performance.md's
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --docs
 
 ## Analytics at 10k vs 1M dispatch rows (needs DATABASE_URL=postgres://.../<a database for it only>)
 bench-analytics: install
 	$(BIN)/python bench/analytics_scale.py
 
-## Reliability drills at full length (private PostgreSQL/Redis/gunicorn); rewrites README's table
+## Reliability drills at full length (private PostgreSQL/Redis/gunicorn); rewrites docs/reliability.md's table
 drills: install
-	$(BIN)/python -m drills.run --readme
+	$(BIN)/python -m drills.run --docs
 
-## The same drills at CI length (what .ci/run runs)
+## The same drills at CI length (what .ci/run runs); prints the table, writes no file
 drills-quick: install
 	$(BIN)/python -m drills.run --quick
 
