@@ -3,6 +3,8 @@
 Tests marked `postgres` need PostgreSQL (DATABASE_URL), and tests using `require_redis` need Redis
 (REDIS_URL); outside CI they skip without them, and in CI (CI=true) they fail instead, so a green
 CI run has really exercised them. `require_two_roles` does the same for DATABASE_OWNER_URL.
+Browser tests (the `browser` marker, or pytest-playwright's `page`/`browser`/`context`) need
+Debian's chromium: without it they skip with the reason on a laptop and fail under CI=true.
 
 With DATABASE_OWNER_URL (two roles, as in .ci/run), the owner role creates and migrates the test
 database, which applies the production grants (post_migrate), and every test's app code runs on
@@ -153,14 +155,27 @@ def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
 def pytest_collection_modifyitems(config, items):
-    ci = os.environ.get("CI", "").lower() == "true"
+    ci = _ci()
     for item in items:
         if "postgres" in item.keywords and not ci:
             from django.conf import settings
 
             if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
                 item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (never skipped in CI)"))
+        if _needs_chromium(item) and not ci and not _chromium_present():
+            item.add_marker(pytest.mark.skip(reason=f"browser test {_CHROMIUM_MISSING} (never skipped in CI)"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Under CI=true a browser test without chromium fails, before its fixtures (live server) start."""
+    if _ci() and _needs_chromium(item) and not _chromium_present():
+        pytest.fail(f"CI must run this browser test, which {_CHROMIUM_MISSING} (.ci/run installs it)", pytrace=False)
 
 
 @pytest.fixture
@@ -179,6 +194,10 @@ def require_redis(settings):
 
 
 # Browser tests: pytest-playwright's `page`, driving Debian's chromium (no downloaded browsers).
+# MDS_TEST_CHROMIUM exists for the gate's own test (dispatch_site/tests/test_browser_gate.py).
+CHROMIUM = os.environ.get("MDS_TEST_CHROMIUM", "/usr/bin/chromium")
+_CHROMIUM_MISSING = f"needs Debian's chromium at {CHROMIUM}: apt-get install -y chromium"
+_BROWSER_FIXTURES = frozenset({"page", "browser", "context"})
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -192,7 +211,17 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "headless": True, "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS}
+
+
+def _chromium_present() -> bool:
+    return os.access(CHROMIUM, os.X_OK)
+
+
+def _needs_chromium(item: pytest.Item) -> bool:
+    return item.get_closest_marker("browser") is not None or bool(
+        _BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
 
 
 @pytest.fixture(scope="session")
