@@ -19,6 +19,12 @@ from drills.infra import ROOT, Gunicorn, Stack, manage
 
 Record = dict[str, Any]
 
+# Every timing bound a drill checks is what the server's own settings promise plus this margin, for
+# a loaded 2-core machine (a bare 5 s bound at RATE_LIMIT_REDIS_RETRY's edge was missed at 5.4 s).
+MARGIN_S = 5.0
+# dispatch_site/outage.py: a worker holding an outage tries one direct connection with this timeout.
+OUTAGE_TRIAL_CONNECT_S = 1.0
+
 # Contexts the load sends; each drill keeps those the seeded world accepts (checked at start).
 CANDIDATE_CONTEXTS = [
     {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"},
@@ -106,6 +112,37 @@ def target_up(stack: Stack, name: str, workers: int = 4) -> Target:
     url = stack.database(db)
     key = api_client_key(url, f"drill-{name}", "1000000/min")
     return Target(stack, db, url, stack.gunicorn(name, url, workers=workers), key)
+
+
+@dataclass(frozen=True)
+class ServerTimings:
+    """The timing settings a drill's server runs with, read from its own environment (never assumed)."""
+
+    pool_timeout_s: float  # DB_POOL_TIMEOUT: the longest wait for a pooled connection
+    statement_timeout_s: float  # DB_STATEMENT_TIMEOUT_MS / 1000
+    outage_hold_s: float  # DB_OUTAGE_HOLD_SECONDS: 503 at once for this long after an outage is met
+    rate_limit_redis_retry_s: float  # RATE_LIMIT_REDIS_RETRY: per-process counts this long after a Redis failure
+    gunicorn_timeout_s: float  # GUNICORN_TIMEOUT (gunicorn.conf.py): the worker timeout
+
+
+TIMINGS_PROBE = """
+import json, re, runpy
+from django.conf import settings
+options = settings.DATABASES["default"]["OPTIONS"]
+print(json.dumps({
+    "pool_timeout_s": float(options["pool"]["timeout"]),
+    "statement_timeout_s": int(re.search(r"statement_timeout=(\\d+)", options["options"]).group(1)) / 1000,
+    "outage_hold_s": float(settings.DB_OUTAGE_HOLD_SECONDS),
+    "rate_limit_redis_retry_s": float(settings.RATE_LIMIT_REDIS_RETRY),
+    "gunicorn_timeout_s": float(runpy.run_path("gunicorn.conf.py")["timeout"]),
+}))
+"""
+
+
+def server_timings(target: Target) -> ServerTimings:
+    """The settings as the target's server sees them: Django's and gunicorn.conf.py, in its environment."""
+    done = manage("shell", "-c", TIMINGS_PROBE, database_url=target.url, env=target.server.env)
+    return ServerTimings(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def accepted_contexts(target: Target) -> list[dict[str, str]]:

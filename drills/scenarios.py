@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 
 from drills.common import (
+    MARGIN_S,
+    OUTAGE_TRIAL_CONNECT_S,
     Outcome,
     Record,
     accepted_contexts,
@@ -25,6 +27,7 @@ from drills.common import (
     nothing_lost,
     resend,
     run_load,
+    server_timings,
     statuses_text,
     target_up,
 )
@@ -101,12 +104,14 @@ def drill_pg_restart(stack: Stack, profile: Profile) -> Outcome:
     )
     target = target_up(stack, "pgrestart")
     contexts = accepted_contexts(target)
+    timings = server_timings(target)
     times: dict[str, float] = {}
 
     def fault(started: float) -> None:
         time.sleep(max(0.0, started + profile.pg_stop_at - time.time()))
         times["down"] = time.time()
         stack.pg.stop()
+        times["stopped"] = time.time()  # pg_ctl stop -w returned: nothing accepts connections now
         time.sleep(profile.pg_down_for)
         starter = threading.Thread(target=stack.pg.start)
         starter.start()
@@ -125,7 +130,7 @@ def drill_pg_restart(stack: Stack, profile: Profile) -> Outcome:
         "probe_interval": 0.1,
     }
     records = run_load(target, config, during=fault)
-    down, up = times["down"], times["up"]
+    down, stopped, up = times["down"], times["stopped"], times["up"]
     dispatches = [r for r in records if r["k"] == "dispatch"]
     counts = by_status(dispatches)
     unavailable = [r for r in dispatches if r["s"] == 503]
@@ -134,10 +139,17 @@ def drill_pg_restart(stack: Stack, profile: Profile) -> Outcome:
     last_503 = max((r["t1"] for r in unavailable), default=None)
     readyz = [r for r in records if r["k"] == "readyz"]
     healthz = [r for r in records if r["k"] == "healthz"]
-    # Probes asked while the database was down; one that only answered after it was back may be 200.
-    ready_down = [r for r in readyz if down + 0.2 <= r["t0"] <= up]
+    # Probes asked while the database was stopped; one that only answered after it was back may be 200.
+    ready_down = [r for r in readyz if stopped <= r["t0"] <= up]
     ready_wrong = [r for r in ready_down if r["s"] != 503 and r["t1"] <= up]
-    ready_after = [r for r in readyz if r["t0"] >= (first_ok or up) + 1]
+    # A worker leaves its outage hold at its first request after DB_OUTAGE_HOLD_SECONDS, with one trial
+    # connection: every worker serves again (so /readyz is 200) within that of PostgreSQL accepting.
+    recovery_s = timings.outage_hold_s + OUTAGE_TRIAL_CONNECT_S
+    ready_after = [r for r in readyz if r["t0"] >= up + recovery_s + MARGIN_S]
+    # The first 200 may also wait for a fresh pool's first connection (DB_POOL_TIMEOUT at most).
+    first_ok_bound = recovery_s + timings.pool_timeout_s + MARGIN_S
+    # No answer waits longer than a pooled connection, the trial connection and one statement.
+    slowest_bound = timings.pool_timeout_s + OUTAGE_TRIAL_CONNECT_S + timings.statement_timeout_s + MARGIN_S
     timeouts = log_has(target.server, "WORKER TIMEOUT")
     slowest = max((r["t1"] - r["t0"] for r in dispatches), default=0.0)
     seconds = max(r["t1"] for r in dispatches) - min(r["t0"] for r in dispatches)
@@ -160,15 +172,29 @@ def drill_pg_restart(stack: Stack, profile: Profile) -> Outcome:
         all(r.get("json") and r.get("code") == "database_unavailable" for r in unavailable),
     )
     no_leaks(outcome, records)
-    outcome.check("first 200 within 10 s of PostgreSQL accepting again", first_ok is not None and first_ok - up <= 10)
+    outcome.check(
+        f"first 200 within {first_ok_bound:g} s of PostgreSQL accepting again (DB_OUTAGE_HOLD_SECONDS "
+        f"{timings.outage_hold_s:g} s + the {OUTAGE_TRIAL_CONNECT_S:g} s trial connection + DB_POOL_TIMEOUT "
+        f"{timings.pool_timeout_s:g} s + {MARGIN_S:g} s margin)",
+        first_ok is not None and first_ok - up <= first_ok_bound,
+    )
     outcome.check(
         "/readyz 503 while the database is down",
         any(r["s"] == 503 for r in ready_down) and not ready_wrong,
     )
-    outcome.check("/readyz 200 again after recovery", bool(ready_after) and all(r["s"] == 200 for r in ready_after))
+    outcome.check(
+        f"/readyz 200 from {recovery_s + MARGIN_S:g} s after PostgreSQL accepts again (DB_OUTAGE_HOLD_SECONDS "
+        f"{timings.outage_hold_s:g} s + the {OUTAGE_TRIAL_CONNECT_S:g} s trial connection + {MARGIN_S:g} s margin)",
+        bool(ready_after) and all(r["s"] == 200 for r in ready_after),
+    )
     outcome.check("/healthz always 200", bool(healthz) and all(r["s"] == 200 for r in healthz))
     outcome.check("no gunicorn worker timeouts", timeouts == 0)
-    outcome.check("slowest answer well under gunicorn's 30 s timeout", slowest < 15)
+    outcome.check(
+        f"slowest answer within {slowest_bound:g} s (DB_POOL_TIMEOUT {timings.pool_timeout_s:g} s + the "
+        f"{OUTAGE_TRIAL_CONNECT_S:g} s trial connection + DB_STATEMENT_TIMEOUT_MS {timings.statement_timeout_s:g} s "
+        f"+ {MARGIN_S:g} s margin), under GUNICORN_TIMEOUT {timings.gunicorn_timeout_s:g} s",
+        slowest <= slowest_bound < timings.gunicorn_timeout_s,
+    )
     retried = resend(target, records, contexts)
     replayed = sum(1 for r in retried if r.get("rp"))
     outcome.figures.update(retried=len(retried), retried_replayed=replayed, retry_statuses=by_status(retried))
@@ -199,8 +225,9 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
     allowed = compliant_providers(target, {c["region"] for c in contexts})
     from drills.common import api_client_key
 
-    limit = 10
+    limit, probe_rate = 10, 5  # a 10/min client, sent 5 requests a second
     rl_key = api_client_key(target.url, "drill-ratelimited", f"{limit}/min")
+    timings = server_timings(target)
     times: dict[str, float] = {}
 
     def fault(started: float) -> None:
@@ -221,7 +248,7 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
         "probe_interval": 0.25,
     }
     if rl_key:
-        config["rl_probe"] = {"api_key": rl_key, "rate": 5}
+        config["rl_probe"] = {"api_key": rl_key, "rate": probe_rate}
     records = run_load(target, config, during=fault)
     down, up = times["down"], times["up"]
     dispatches = [r for r in records if r["k"] == "dispatch"]
@@ -252,20 +279,35 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
         limited = [r for r in records if r["k"] == "rl"]
         first_429 = min((r["t1"] for r in limited if r["s"] == 429 and r["t0"] >= up), default=None)
         passed_after = sum(1 for r in limited if r["t0"] >= up and 200 <= r["s"] < 300)
+        # From RATE_LIMIT_REDIS_RETRY after Redis returns every worker counts in Redis again (before
+        # that, a worker still counting alone may let a few through: up to workers x N, as documented).
+        back_on_redis = up + timings.rate_limit_redis_retry_s
+        passed_on_redis = sum(1 for r in limited if r["t0"] >= back_on_redis and 200 <= r["s"] < 300)
         outcome.figures.update(
             rate_limit=by_status(limited),
             first_429_after_up_s=round(first_429 - up, 2) if first_429 else None,
             rl_2xx_after_up=passed_after,
+            rl_2xx_on_redis=passed_on_redis,
+        )
+        # Workers count per process until RATE_LIMIT_REDIS_RETRY after their last failure; then the
+        # emptied Redis lets `limit` requests through (limit / probe_rate seconds) before the first 429.
+        refill_s = limit / probe_rate
+        bound = timings.rate_limit_redis_retry_s + refill_s + MARGIN_S
+        outcome.check(
+            f"rate limit enforced again within {bound:g} s of Redis returning (RATE_LIMIT_REDIS_RETRY "
+            f"{timings.rate_limit_redis_retry_s:g} s + {refill_s:g} s for the {limit} requests the emptied Redis "
+            f"lets through at {probe_rate}/s + {MARGIN_S:g} s margin)",
+            first_429 is not None and first_429 - up <= bound,
         )
         outcome.check(
-            "rate limit enforced again within 5 s of Redis returning", first_429 is not None and first_429 - up <= 5
-        )
-        outcome.check(
-            f"at most {limit} requests of the {limit}/min client pass after Redis returns", passed_after <= limit
+            f"at most {limit} requests of the {limit}/min client pass from RATE_LIMIT_REDIS_RETRY "
+            f"({timings.rate_limit_redis_retry_s:g} s) after Redis returns",
+            passed_on_redis <= limit,
         )
         outcome.held.append(
-            f"client limited to {limit}/min (5 req/s): first 429 {first_429 - up if first_429 else float('nan'):.1f} s "
-            f"after Redis returned, {passed_after} passed after it"
+            f"client limited to {limit}/min ({probe_rate} req/s): first 429 "
+            f"{first_429 - up if first_429 else float('nan'):.1f} s after Redis returned (bound {bound:g} s), "
+            f"{passed_after} passed after it ({passed_on_redis} once every worker counted in Redis again)"
         )
     else:
         outcome.figures["rate_limit"] = "no API clients in this build"

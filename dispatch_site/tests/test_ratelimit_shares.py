@@ -16,6 +16,11 @@ from dispatch_site.ratelimit import Leases, counter_add_share, counter_get, coun
 
 REQUESTS, TOKENS = "provider:share-test:requests", "provider:share-test:tokens"
 LIMIT, SHARE = 1_000, 500
+LEASE_SECONDS = 0.2  # RATE_LIMIT_LEASE_SECONDS where a test waits for a lease to run out
+# A budget's window where a test waits for it to end: long enough that the checks made inside it
+# come before its end on a busy machine.
+WINDOW_SECONDS = 1.0
+CLOCK_MARGIN = 0.05  # sleeps past a lease or window by this much: expiry is checked with a coarse clock
 
 
 @pytest.fixture(params=["redis", "per-process"])
@@ -75,13 +80,13 @@ def test_a_worker_that_did_not_see_the_report_learns_it_from_redis(redis_backend
 
 
 def test_a_worker_serving_from_its_leases_refuses_a_member_within_a_lease_life(redis_backend, settings):
-    settings.RATE_LIMIT_LEASE_SECONDS = 0.2
+    settings.RATE_LIMIT_LEASE_SECONDS = LEASE_SECONDS
     ratelimit._leases = Leases()
     for _ in range(20):  # this worker's lease of the provider's requests grows past a few slots
         assert take("b", requests=100_000)
     report("a", SHARE)
     ratelimit._past_share.clear()  # the report was made by another worker
-    time.sleep(0.25)  # the longest a lease (and what the worker learned with it) lives
+    time.sleep(LEASE_SECONDS + CLOCK_MARGIN)  # the longest a lease (and what the worker learned with it) lives
     assert take("b", requests=100_000)  # the refill, whoever asks, brings back who is past their share
     requests_before = counter_get(REQUESTS)
     assert not take("a", requests=100_000)  # refused from what the worker learned, without using a slot
@@ -89,9 +94,11 @@ def test_a_worker_serving_from_its_leases_refuses_a_member_within_a_lease_life(r
 
 
 def test_the_share_ends_with_the_budgets_window(backend):
-    assert counter_add_share(TOKENS, SHARE, member="a", share=SHARE, period=0.2).total == SHARE
+    assert counter_add_share(TOKENS, SHARE, member="a", share=SHARE, period=WINDOW_SECONDS).total == SHARE
     assert not counter_take(REQUESTS, TOKENS, max_requests=10, max_tokens=LIMIT, period=60, member="a")
-    time.sleep(0.25)
+    time.sleep(WINDOW_SECONDS + CLOCK_MARGIN)
     ratelimit._past_share.clear()  # (what a worker learned lives at most RATE_LIMIT_LEASE_SECONDS)
-    assert counter_take(REQUESTS, TOKENS, max_requests=10, max_tokens=LIMIT, period=60, member="a")
+    assert counter_take(REQUESTS, TOKENS, max_requests=10, max_tokens=LIMIT, period=60, member="a"), (
+        f"the share outlived its budget's {WINDOW_SECONDS} s window"
+    )
     assert report("a", 1) == ratelimit.ShareAdd(total=1, reported=1)

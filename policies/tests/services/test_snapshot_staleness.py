@@ -1,5 +1,8 @@
 """Two gunicorn workers, a real authoring change from another process: every worker serves it
-within 1 s (each worker logs its rebuilds; the bench prints the same figure under load)."""
+within 1 s (each worker logs its rebuilds; the bench prints the same figure under load).
+
+The 1 s is the setting under test, SNAPSHOT_CHECK_INTERVAL (0.1 s, set for the servers here), plus a
+stated margin for the committing process's build and share and each worker's load of the rows."""
 
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ policy = DispatchPolicy.objects.create(
 stamp = SnapshotStamp.objects.get(pk=1)
 print(stamp.version, stamp.changed_at.timestamp(), policy.pk)  # changed_at: set by the committing UPDATE
 """
+CHECK_INTERVAL = 0.1  # the servers' SNAPSHOT_CHECK_INTERVAL: how often a worker checks the version
+REBUILD_MARGIN = 0.9  # the committing process builds and shares the rows, each worker loads them (busy machine)
 API_KEY = """
 from clients.services import api_client_create
 print(api_client_create(name="staleness", scopes=["read"], rate="100000000/min")[1])
@@ -79,6 +84,7 @@ def test_an_authoring_change_is_served_by_every_worker_within_a_second(tmp_path)
         "CACHE_KEY_PREFIX": f"staleness{os.getpid()}",  # Redis (CI): the mirrored stamp, own keys
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
+        "SNAPSHOT_CHECK_INTERVAL": str(CHECK_INTERVAL),
         "LOG_LEVEL": "info",
         "GUNICORN_ACCESS_LOG": "",
     }
@@ -117,7 +123,11 @@ def test_an_authoring_change_is_served_by_every_worker_within_a_second(tmp_path)
             ) is None:
                 assert time.monotonic() < deadline, "not every worker rebuilt: " + log_path.read_text()[-2000:]
                 time.sleep(0.05)
-        assert 0 <= seconds <= 1.0, f"the last worker served the change after {seconds:.2f} s"
+        bound = CHECK_INTERVAL + REBUILD_MARGIN
+        assert 0 <= seconds <= bound, (
+            f"the last worker served the change after {seconds:.2f} s, over SNAPSHOT_CHECK_INTERVAL"
+            f" ({CHECK_INTERVAL} s) + {REBUILD_MARGIN} s margin for the rebuilds"
+        )
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:  # noqa: S310
             assert json.loads(response.read())["policy_id"] == policy_id
     finally:
