@@ -1,4 +1,4 @@
-"""gunicorn settings, from the environment (see README "Configuration").
+"""gunicorn settings, from the environment (see docs/configuration.md).
 
 Sync workers: a dispatch is a short CPU step plus one INSERT, so a sync worker per core (x2 for
 the time spent waiting on PostgreSQL) keeps both cores busy without thread contention.

@@ -43,7 +43,7 @@ class Outcome:
     amount: str
     checks: list[tuple[str, bool]] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
-    held: list[str] = field(default_factory=list)  # the figures, in words, for the README table
+    held: list[str] = field(default_factory=list)  # the figures, in words, for the table in docs/reliability.md
     seconds: float = 0.0
 
     @property

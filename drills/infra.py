@@ -4,7 +4,7 @@ The drills stop and restart databases, so they never touch the machine's shared 
 (5432) or Redis (6379): each run initialises its own cluster and Redis on free ports in a
 temporary directory and removes them at the end, also on failure (`Stack` is a context manager).
 As in production, the cluster has two roles: the owner migrates, the servers run as the service
-(README "Security and access"); the drills' own SQL runs as the cluster's superuser.
+(docs/security.md, "Database roles"); the drills' own SQL runs as the cluster's superuser.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run the reliability drills against private PostgreSQL, Redis and gunicorn, print their figures.
 
     python -m drills.run --quick            # CI length (.ci/run)
-    python -m drills.run --readme           # full length, then rewrite README's "Reliability" table
+    python -m drills.run --docs             # full length, then rewrite the table in docs/reliability.md
     python -m drills.run --only pg_restart  # one drill (repeatable)
 
 Exits non-zero when any check of any drill fails.
@@ -26,6 +26,7 @@ from drills.infra import ROOT, Stack
 from drills.scenarios import DRILLS, FULL, QUICK, Profile
 
 BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
+DOC = ROOT / "docs" / "reliability.md"
 
 
 def table(outcomes: list[Outcome], profile: Profile) -> str:
@@ -45,13 +46,18 @@ def table(outcomes: list[Outcome], profile: Profile) -> str:
     return "\n".join(lines)
 
 
-def readme_write(text: str) -> None:
-    path = ROOT / "README.md"
-    readme = path.read_text()
-    if BEGIN not in readme:
-        raise SystemExit("README.md has no reliability markers")
-    readme = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: text, readme, flags=re.S)
-    path.write_text(readme)
+def docs_read(path: Path) -> str:
+    """`path`'s text; refused (before any drill runs) unless it holds the table's markers."""
+    doc = path.read_text()
+    if BEGIN not in doc or END not in doc:
+        raise SystemExit(f"{path} has no {BEGIN} ... {END} markers")
+    return doc
+
+
+def docs_write(text: str, path: Path = DOC) -> None:
+    """Replace the generated table (markers included) in `path`; everything around it stays."""
+    doc = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: text, docs_read(path), count=1, flags=re.S)
+    path.write_text(doc)
 
 
 def report(outcome: Outcome) -> None:
@@ -65,9 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI length")
     parser.add_argument("--only", action="append", choices=sorted(DRILLS), help="run only this drill (repeatable)")
-    parser.add_argument("--readme", action="store_true", help="rewrite README's Reliability table with the results")
+    parser.add_argument(
+        "--docs",
+        nargs="?",
+        type=Path,
+        const=DOC,
+        metavar="FILE",
+        help=f"rewrite the table between the markers in FILE (default {DOC.relative_to(ROOT)}) with the results",
+    )
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL
+    if args.docs:
+        docs_read(args.docs)
     names = args.only or list(DRILLS)
     outcomes: list[Outcome] = []
     started = time.time()
@@ -86,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             report(outcome)
     text = table(outcomes, profile)
     print(f"\n{text}\n\ndrills: {sum(o.ok for o in outcomes)}/{len(outcomes)} held in {time.time() - started:.0f} s")
-    if args.readme:
-        readme_write(text)
-        print("README.md Reliability section rewritten")
+    if args.docs:
+        docs_write(text, args.docs)
+        print(f"{args.docs} table rewritten")
     return 0 if all(o.ok for o in outcomes) else 1
 
 
