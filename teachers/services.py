@@ -1,11 +1,12 @@
 """The one teacher-override service, and the writes that make a user a teacher.
 
-`override_submit` is what both the teacher form and `POST /dispatch` with `teacher_override`
-call, so the two cannot disagree: it looks the teacher up in the directory and the calling API
-client's authorisations, and hands the request to `policies.services.dispatch`, whose engine
-applies every rule (the client may act for the teacher, the teacher is known and teaches in the
-region, the policy allows overrides, the justification is long enough, the provider is active and
-compliant in the region) and which writes exactly one audit row per attempt, accepted or refused.
+`override_submit` is what both the teacher form (teacher_pages) and `POST /dispatch` with
+`teacher_override` (api) call, so the two cannot disagree and neither surface imports the other.
+It looks the teacher up in the directory and the calling API client's authorisations, and hands
+the request to `policies.services.dispatch`, whose engine applies every rule (the client may act
+for the teacher, the teacher is known and teaches in the region, the policy allows overrides, the
+justification is long enough, the provider is active and compliant in the region) and which
+writes exactly one audit row per attempt, accepted or refused.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from clients.selectors import client_acts_for_teacher
-from dispatch_site.ratelimit import DeferredHit
-from policies.engine import DispatchContext, OverrideRequest
+from common.counters import DeferredHit
+from policies.engine import DispatchContext, OverrideRequest, Snapshot
 from policies.services import DispatchResult, dispatch, request_fingerprint
 from teachers.models import TEACHERS_GROUP, TeacherProfile
 from teachers.selectors import teacher_by_external_id
@@ -52,6 +53,7 @@ def override_submit(
     acting_client_id: int | None,
     fingerprint: str | None = None,
     client_hit: DeferredHit | None = None,
+    snapshot: Snapshot | None = None,
 ) -> DispatchResult:
     """Decide a teacher's override and audit it (one row per request id, accepted or refused).
 
@@ -83,6 +85,7 @@ def override_submit(
         client_ref=client_ref,
         fingerprint=fingerprint,
         client_hit=client_hit,
+        snapshot=snapshot,
     )
 
 
