@@ -9,6 +9,7 @@ provider is refused until the administrator, shown the list of those contexts, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -27,7 +28,7 @@ from authoring.coverage import (
 from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import ModelProvider, PromptTemplate, provider_encrypts
 from vocabulary import Framework, GradeBand, Region, Subject
 
 
@@ -46,6 +47,9 @@ def _historical(instance: Any) -> Any:
 class AuthoringForm(forms.ModelForm):
     # Set by the admin when the save was refused as it was written (authoring.admin.base).
     refusal: validators.Problems = {}
+    # The authored world the rules are checked against; the admin gives each request one, built
+    # once (`AuthoringAdmin.world`), which its formsets and its service call share.
+    world: Callable[[], Snapshot] = staticmethod(snapshot_build)
 
     change_reason = forms.CharField(
         max_length=validators.CHANGE_REASON_MAX,
@@ -133,7 +137,7 @@ class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
         data = self.cleaned_data
         if self.errors or self.instance._state.adding:
             return data  # a new provider serves nothing yet: it cannot remove coverage
-        before = snapshot_build()
+        before = self.world()
         spec = ProviderSpec(
             id=str(self.instance.pk),
             slug=data["slug"],
@@ -141,7 +145,9 @@ class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
             endpoint_url=data["endpoint_url"],
             hosting_regions=frozenset(data.get("hosting_regions") or ()),
             compliance_frameworks=frozenset(data.get("compliance_frameworks") or ()),
-            encrypts=bool(data.get("encrypts_in_transit") and data.get("encrypts_at_rest")),
+            encrypts=provider_encrypts(
+                in_transit=bool(data.get("encrypts_in_transit")), at_rest=bool(data.get("encrypts_at_rest"))
+            ),
             active=bool(data.get("is_active")),
             requests_per_minute=data["requests_per_minute"],
             tokens_per_minute=data["tokens_per_minute"],
@@ -186,7 +192,7 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
         )
         if self.errors or "region" not in data:
             return data
-        before = snapshot_build()
+        before = self.world()
         rule = RegionRule(
             region=data["region"],
             data_center=data.get("data_center", ""),
@@ -272,7 +278,11 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
             problems = validators.problems_merge(
                 problems,
                 chain_problems(
-                    primary=primary, fallbacks=self.reverted_chain, region=region, is_active=data["is_active"]
+                    primary=primary,
+                    fallbacks=self.reverted_chain,
+                    region=region,
+                    is_active=data["is_active"],
+                    snapshot=self.world(),
                 ),
             )
         if self.reverted_chain is not None and primary is not None and not problems and not self.errors:
@@ -294,7 +304,7 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
                 },
             )
             reverted._state.adding = False
-            self.coverage_check_losses(policy_change_losses(reverted, self.reverted_chain))
+            self.coverage_check_losses(policy_change_losses(reverted, self.reverted_chain, before=self.world()))
         if problems:
             self._validate_unique = False  # our messages name the clash; skip the generic constraint text
             _raise_problems(self, {("__all__" if k == "fallback_providers" else k): v for k, v in problems.items()})
@@ -302,14 +312,14 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
 
 
 def chain_problems(
-    *, primary: ModelProvider, fallbacks: list[ModelProvider], region: str, is_active: bool
+    *, primary: ModelProvider, fallbacks: list[ModelProvider], region: str, is_active: bool, snapshot: Snapshot
 ) -> validators.Problems:
     return validators.problems_merge(
         validators.chain_repeat_problems(primary=primary.slug, fallbacks=[p.slug for p in fallbacks]),
         validators.chain_region_problems(
             region=region,
             chain=[str(primary.pk), *(str(p.pk) for p in fallbacks)],
-            snapshot=snapshot_build(),
+            snapshot=snapshot,
             is_active=is_active,
         ),
     )
@@ -317,6 +327,10 @@ def chain_problems(
 
 class PolicyFallbackFormSet(BaseInlineFormSet):
     """The ordered fallback chain; checked together with the policy's primary and region."""
+
+    def __init__(self, *args: Any, world: Callable[[], Snapshot] = snapshot_build, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.world = world  # the admin passes its request's (AuthoringAdmin.world)
 
     def ordered_providers(self) -> list[ModelProvider]:
         rows = []
@@ -339,18 +353,20 @@ class PolicyFallbackFormSet(BaseInlineFormSet):
             fallbacks=self.ordered_providers(),
             region=policy.region or "",
             is_active=policy.is_active,
+            snapshot=self.world(),
         )
         if problems:
             raise ValidationError([message for messages in problems.values() for message in messages])
         if self.data.get("confirm_coverage_loss") not in ("on", "true", "1") and not policy._state.adding:
-            losses = policy_change_losses(policy, self.ordered_providers())
+            losses = policy_change_losses(policy, self.ordered_providers(), before=self.world())
             if losses:
                 raise ValidationError(_losses_message(losses))
 
 
-def policy_change_losses(policy: DispatchPolicy, fallbacks: list[ModelProvider]) -> list[CoverageLoss]:
-    """Contexts an edited policy (unsaved values) would leave without a compliant provider."""
-    before = snapshot_build()
+def policy_change_losses(
+    policy: DispatchPolicy, fallbacks: list[ModelProvider], *, before: Snapshot
+) -> list[CoverageLoss]:
+    """Contexts an edited policy (unsaved values) would leave without a compliant provider, from `before`."""
     spec = PolicySpec(
         id=str(policy.pk),
         name=policy.name,

@@ -227,11 +227,19 @@ def version_templates(version: Any) -> list[PromptTemplate]:
 
 
 @transaction.atomic
-def policies_set_active(*, policies: Iterable[DispatchPolicy], active: bool, reason: str, user: Any = None) -> int:
-    """Activate or deactivate policies, all or nothing; activation re-checks the rules."""
+def policies_set_active(
+    *,
+    policies: Iterable[DispatchPolicy],
+    active: bool,
+    reason: str,
+    user: Any = None,
+    snapshot: Snapshot | None = None,
+) -> int:
+    """Activate or deactivate policies, all or nothing; activation re-checks the rules (against
+    `snapshot`, the world the caller already read, else a fresh one)."""
     changed = 0
     problems: Problems = {}
-    snapshot = snapshot_build()
+    snapshot = snapshot or snapshot_build()
     for policy in policies:
         if policy.is_active == active:
             continue

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api.tests.endpoints import api_endpoints
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from api.testing import keyed_api
+from api.tests.endpoints import api_endpoints
 from authoring.demo import DEMO_TEACHER_ID, demo_teacher_load, demo_world_load
 from clients.models import SCOPE_PERMISSIONS, Scope
 from clients.services import api_client_revoke

@@ -14,6 +14,8 @@ objects ("cannot delete"). Bulk "delete selected" is off: deactivate instead, or
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin.utils import unquote
@@ -24,8 +26,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from authoring import deletion
 from authoring.refusals import integrity_problems
 from authoring.validators import AuthoringError, Problems
+from policies.engine import Snapshot
+from policies.snapshot import snapshot_build
 
 _REFUSAL = "_authoring_refusal"
+_WORLD = "_authoring_world"
 REFUSED = "Nothing was saved: this change was refused when it was written, because the data changed meanwhile."
 
 
@@ -40,13 +45,27 @@ class AuthoringAdmin(SimpleHistoryAdmin):
         assert isinstance(error, IntegrityError)
         return integrity_problems(error, self.model)
 
+    def world(self, request: HttpRequest) -> Callable[[], Snapshot]:
+        """The authored world this request checks its rules against: built once per request (the
+        form, its formsets and the service it calls share it), and again after a refused write."""
+        world: Callable[[], Snapshot] | None = getattr(request, _WORLD, None)
+        if world is None:
+            world = functools.cache(snapshot_build)
+            setattr(request, _WORLD, world)
+        return world
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
+        extra: dict[str, Any] = {"world": staticmethod(self.world(request))}
         refusal = getattr(request, _REFUSAL, None)
         if refusal:  # the second pass after a refused write: the form shows why
-            shown = {**refusal, "__all__": [REFUSED, *refusal.get("__all__", [])]}
-            return type(form.__name__, (form,), {"refusal": shown})
-        return form
+            extra["refusal"] = {**refusal, "__all__": [REFUSED, *refusal.get("__all__", [])]}
+        return type(form.__name__, (form,), extra)
+
+    def _refused(self, request: HttpRequest, error: Exception) -> None:
+        """Prepare the second pass of a refused write: the refusal shown, the world read again."""
+        setattr(request, _REFUSAL, self.refusal_problems(error))
+        setattr(request, _WORLD, None)
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
@@ -56,7 +75,7 @@ class AuthoringAdmin(SimpleHistoryAdmin):
         except (AuthoringError, IntegrityError) as error:  # rolled back by changeform_view's transaction
             if request.method != "POST":
                 raise
-            setattr(request, _REFUSAL, self.refusal_problems(error))
+            self._refused(request, error)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def history_form_view(
@@ -69,7 +88,7 @@ class AuthoringAdmin(SimpleHistoryAdmin):
         except (AuthoringError, IntegrityError) as error:
             if request.method != "POST":
                 raise
-            setattr(request, _REFUSAL, self.refusal_problems(error))
+            self._refused(request, error)
             return super().history_form_view(request, object_id, version_id, extra_context)
 
     # --- delete ---------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from authoring.forms import DispatchPolicyForm, PolicyFallbackFormSet, RegionalR
 from policies.engine.types import policy_level
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
 from policies.presentation import LEVEL_LABELS
-from policies.snapshot import snapshot_build
 from providers.models import ModelProvider
 
 
@@ -101,6 +100,12 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
             (name, {**opts, "fields": [f for f in opts["fields"] if f != "fallback_chain"]}) for name, opts in fieldsets
         ]
 
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, PolicyFallbackInline):
+            kwargs["world"] = self.world(request)  # the chain is checked against the form's world
+        return kwargs
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         chain = Prefetch("fallbacks", queryset=PolicyFallback.objects.select_related("provider").order_by("position"))
         return super().get_queryset(request).prefetch_related(chain)
@@ -121,6 +126,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
                 templates=form.cleaned_data.get("templates", []),
                 reason=form.cleaned_data["change_reason"],
                 user=request.user,
+                snapshot=self.world(request)(),
             )
             form.save_m2m = lambda: None
         # Otherwise the policy is written with its chain in save_related, once the chain is known.
@@ -139,6 +145,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
             templates=form.cleaned_data.get("templates", []),
             reason=form.cleaned_data["change_reason"],
             user=request.user,
+            snapshot=self.world(request)(),
         )
 
     def _confirmed(
@@ -175,7 +182,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
         verb = "Activate" if active else "Deactivate"
         losses = []
         if not active:
-            before = snapshot_build()
+            before = self.world(request)()
             losses = coverage_losses(before, snapshot_without_policies(before, [str(p.pk) for p in queryset]))
         reason = self._confirmed(
             request,
@@ -190,7 +197,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
             return reason
         try:
             count = services.policies_set_active(
-                policies=list(queryset), active=active, reason=reason, user=request.user
+                policies=list(queryset), active=active, reason=reason, user=request.user, snapshot=self.world(request)()
             )
         except validators.AuthoringError as error:
             self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)

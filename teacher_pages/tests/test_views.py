@@ -254,3 +254,29 @@ def test_teacher_login_is_throttled_against_guessing_like_the_admins(demo, setti
         assert response.status_code == 200  # the form again: refused
     blocked = guesser.post("/accounts/login/", {"username": "teacher", "password": "dispatch-demo-teacher"})
     assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
+
+
+STAMP_READ = re.compile(r'FROM "policy_snapshot_stamp"')
+
+
+@pytest.mark.parametrize(
+    "submit", [{"justification": "too short"}, {"action": "preview"}, None], ids=["refused", "preview", "page"]
+)
+def test_a_form_page_reads_one_snapshot(teacher_client, settings, submit):
+    """The providers offered, the decision and the policy's own choice come from one snapshot
+    (each snapshot taken reads the stamp: the check interval is 0 in tests)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from policies.snapshot import current_snapshot
+
+    settings.SNAPSHOT_STAMP_IN_REDIS = False
+    current_snapshot()  # warm: a snapshot taken is then one stamp read (a build reads it twice)
+    with CaptureQueriesContext(connection) as queries:
+        if submit is None:
+            response = teacher_client.get("/teacher/override/?subject=mathematics&grade_band=elementary")
+        else:
+            response = form_post(teacher_client, **submit)
+    assert response.status_code in (200, 422)
+    assert 'id="policy-choice"' in response.content.decode()  # the policy's own choice is shown
+    assert sum(1 for q in queries.captured_queries if STAMP_READ.search(q["sql"])) == 1

@@ -14,11 +14,11 @@ import pytest
 from django.db import connection
 from django.db.models.signals import pre_save
 from django.urls import reverse
-from authoring.tests.admin.test_policy_admin import policy_post, run_action, slug
-from authoring.tests.admin.test_tools_admin import provider_form
 
 from authoring.admin.base import REFUSED
 from authoring.forms import DispatchPolicyForm, ModelProviderForm, PromptTemplateForm, RegionalRoutingForm
+from authoring.tests.admin.test_policy_admin import policy_post, run_action, slug
+from authoring.tests.admin.test_tools_admin import provider_form
 from policies.models import DispatchPolicy, RegionalRouting
 from providers.models import ModelProvider, PromptTemplate
 
