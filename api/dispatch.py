@@ -17,9 +17,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from api import serializers as s
-from api.auth import acting_client_id, client_ref, require_scope
+from api.access import acting_client_id, client_hit, client_hit_settle, client_ref, require_scope
 from api.serializers import ERRORS, UNAVAILABLE
-from api.throttling import client_hit, client_hit_settle
 from policies.engine import DispatchContext
 from policies.services import dispatch, request_fingerprint
 from teachers.services import override_submit

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import audit_serializers as s
-from api.auth import client_ref
+from api.access import client_ref
 from api.serializers import error_response
 from audit.services import OutcomeReport, OutcomeResult, outcome_report
 from policies.services import request_fingerprint

@@ -32,7 +32,7 @@ AUTH_RESPONSES = {
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "api.auth.ApiKeyAuthentication"
+    target_class = "api.access.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,18 @@ from redis.exceptions import RedisError
 # What a failed Redis call raises (a refused or timed-out connection is an OSError).
 REDIS_ERRORS = (RedisError, OSError)
 
-_state: dict[str, Any] = {"client": None, "url": "", "down_until": 0.0, "outage": 0, "error": ""}
+
+@dataclass
+class Backoff:
+    """The one back-off: no user calls Redis before `until` (monotonic seconds)."""
+
+    until: float = 0.0
+    outage: int = 0  # outages seen by this process (each user warns once per outage)
+    error: str = ""  # the failure that started the current one
+
+
+BACKOFF = Backoff()  # hot paths read `BACKOFF.until` before a call they skip when it is passed
+_state: dict[str, Any] = {"client": None, "url": ""}
 
 
 class RedisUser:
@@ -41,7 +53,7 @@ class RedisUser:
         url = getattr(settings, "REDIS_URL", "")
         if not url:
             return None
-        if time.monotonic() < _state["down_until"]:
+        if time.monotonic() < BACKOFF.until:
             self._warn()
             return None
         client = _state["client"]
@@ -55,16 +67,16 @@ class RedisUser:
     def failed(self, exc: Exception) -> None:
         """A call to Redis failed: start (or extend) the back-off every subsystem honours."""
         now = time.monotonic()
-        if now >= _state["down_until"]:
-            _state["outage"] += 1
-            _state["error"] = str(exc)
-        _state["down_until"] = now + retry_seconds()
+        if now >= BACKOFF.until:
+            BACKOFF.outage += 1
+            BACKOFF.error = str(exc)
+        BACKOFF.until = now + retry_seconds()
         self._warn()
 
     def _warn(self) -> None:
-        if self._warned_outage != _state["outage"]:
-            self._warned_outage = _state["outage"]
-            self.logger.warning("Redis unavailable (%s): %s for %.0f s", _state["error"], self.without, retry_seconds())
+        if self._warned_outage != BACKOFF.outage:
+            self._warned_outage = BACKOFF.outage
+            self.logger.warning("Redis unavailable (%s): %s for %.0f s", BACKOFF.error, self.without, retry_seconds())
 
 
 def retry_seconds() -> float:
@@ -73,4 +85,5 @@ def retry_seconds() -> float:
 
 def redis_reset() -> None:
     """Forget the back-off and the cached client (tests change REDIS_URL between tests)."""
-    _state.update(client=None, url="", down_until=0.0)
+    _state.update(client=None, url="")
+    BACKOFF.until = 0.0

@@ -200,13 +200,13 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
-    # Access control (api/auth.py): API keys, then admin sessions; each view's `required_scope`.
+    # Access control (api/access.py): API keys, then admin sessions; each view's `required_scope`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "api.auth.ApiKeyAuthentication",
+        "api.access.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasRequiredScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ClientRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.access.HasRequiredScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.access.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -89,6 +89,7 @@ def _submit(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
             request_id=data["request_id"],
             client_ref=FORM_CLIENT_REF,
             acting_client_id=None,  # the teacher acting for themself
+            profile=teacher,
         )
     except IdempotencyConflict as exc:  # this page was already submitted, with other values
         form.add_error(None, "This page was already submitted with other values. Check them and submit again.")

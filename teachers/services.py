@@ -54,13 +54,16 @@ def override_submit(
     fingerprint: str | None = None,
     client_hit: DeferredHit | None = None,
     snapshot: Snapshot | None = None,
+    profile: TeacherProfile | None = None,
 ) -> DispatchResult:
     """Decide a teacher's override and audit it (one row per request id, accepted or refused).
 
     `acting_client_id`: the API client asking, which must be authorised for the teacher (else the
     engine refuses `teacher_not_authorised`); None only for the teacher themself (the form) or a
-    staff session holding the override permission (checked by the API before this is called)."""
-    teacher = teacher_by_external_id(teacher_id)
+    staff session holding the override permission (checked by the API before this is called).
+    `profile`: the teacher's own profile when the caller already holds it (the form: the signed-in
+    teacher, an active member of the Teachers group); else the directory is asked for `teacher_id`."""
+    teacher = profile if profile is not None else teacher_by_external_id(teacher_id)
     authorised = acting_client_id is None or client_acts_for_teacher(
         client_id=acting_client_id, teacher_id=teacher_id, school=teacher.school if teacher is not None else ""
     )

@@ -43,7 +43,7 @@ from django.conf import settings
 
 from common.counters.local import LocalCounters
 from common.counters.scripts import ADD, HIT, LEASE, SHARE_ADD
-from common.redis_client import REDIS_ERRORS, RedisUser, redis_reset
+from common.redis_client import BACKOFF, REDIS_ERRORS, RedisUser, redis_reset
 
 _redis = RedisUser("dispatch.ratelimit", "rate limits fall back to per-process counts")
 
@@ -55,16 +55,19 @@ class Hit:
 
 
 _local = LocalCounters()
-_state: dict[str, Any] = {"scripts": None, "client": None, "generation": ""}
+_state: dict[str, Any] = {"scripts": None, "client": None, "url": "", "generation": ""}
 
 
 def _scripts() -> dict[str, Any] | None:
     """The registered Lua scripts on the default cache's Redis, or None (no Redis, or it is down)."""
+    if _state["scripts"] is not None and time.monotonic() >= BACKOFF.until and _state["url"] == settings.REDIS_URL:
+        return _state["scripts"]  # the warm path: registered, and Redis is not backing off
     client = _redis.client()
     if client is None:
         return None
     if _state["client"] is not client:
         _state["client"] = client
+        _state["url"] = settings.REDIS_URL
         _state["scripts"] = {
             "hit": client.register_script(HIT),
             "lease": client.register_script(LEASE),
@@ -416,5 +419,5 @@ def counters_reset() -> None:
     _leases.clear()
     _past_share.clear()
     _state["generation"] = f":{uuid.uuid4().hex[:12]}"
-    _state.update(scripts=None, client=None)
+    _state.update(scripts=None, client=None, url="")
     redis_reset()
