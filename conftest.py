@@ -120,8 +120,8 @@ def require_two_roles():
 @pytest.fixture(autouse=True)
 def _fresh_snapshot():
     from policies.snapshot import snapshot_forget
-    from policies.snapshot_share import share_reset
-    from policies.stamp import stamp_reset
+    from policies.snapshot.share import share_reset
+    from policies.snapshot.stamp import stamp_reset
 
     snapshot_forget()
     stamp_reset()
@@ -134,7 +134,7 @@ def _fresh_snapshot():
 def _fresh_rate_counts():
     """Each test starts with empty rate-limit counters and no cached API keys."""
     from clients.keys import principal_cache
-    from dispatch_site.ratelimit import counters_reset
+    from common.counters import counters_reset
 
     counters_reset()
     principal_cache.clear()
@@ -143,8 +143,8 @@ def _fresh_rate_counts():
 
 @pytest.fixture
 def keyed_api(db):
-    """An APIClient sending a valid API key with every scope (see clients.testing for others)."""
-    from clients.testing import keyed_api as make
+    """An APIClient sending a valid API key with every scope (see api.testing for others)."""
+    from api.testing import keyed_api as make
 
     return make()[0]
 

@@ -1,6 +1,7 @@
 """The audit trail (one row per dispatch decision) and per-provider metric rollups.
 
-A `DispatchLog` row is written by `policies.services.dispatch` in the same statement that
+A `DispatchLog` row is written by `policies.services.dispatch` through
+`audit.services.dispatch_log_insert`, which signs it and writes it in the same statement that
 settles idempotency: (client, request_id) is unique, so a replay never writes a second row.
 Rows keep the exact response text that was returned (text, not JSONB, which would reorder
 keys), so a replay returns the same bytes.
@@ -9,7 +10,8 @@ The log is append-only: the ORM refuses to update or delete a row (`AppendOnlyQu
 `DispatchLog.save/delete`); on PostgreSQL the service role may only SELECT and INSERT it
 (`audit.roles`), and a trigger (migration 0004) rejects every UPDATE, and a DELETE of a row no
 recorded purge covers, whoever runs it; each row carries an HMAC `digest` of its content,
-computed in Python by the single INSERT (see `audit.integrity`).
+computed in Python by the service that inserts it (see `audit.integrity`); the model signs
+nothing and refuses to save a row that is not signed.
 """
 
 import uuid
@@ -19,7 +21,7 @@ from django.db import models
 from django.db.models import Q
 
 from providers.models import ModelProvider
-from providers.vocabulary import GradeBand, Region, Subject
+from vocabulary import GradeBand, Region, Subject
 
 
 class Outcome(models.TextChoices):
@@ -90,12 +92,11 @@ class DispatchLog(models.Model):
         return f"{self.request_id} {self.outcome}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # A row is written once, signed (the hot path uses `policies.services.dispatch_log_insert`).
+        # A row is written once, signed by the service that writes it (audit.services.dispatch_log_insert).
         if not self._state.adding:
             raise AppendOnlyError("dispatch_logs is append-only: rows cannot be updated")
-        from audit.integrity import row_digest
-
-        self.digest = row_digest(self)
+        if not self.digest:
+            raise AppendOnlyError("dispatch_logs rows are written signed, by audit.services.dispatch_log_insert")
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
 from audit.selectors import dashboard_data
-from dispatch_site.access_refusals import ANONYMOUS, access_refusal_record
-from providers.vocabulary import Region
+from common.access_refusals import ANONYMOUS, access_refusal_record
+from vocabulary import Region
 
 
 class DashboardFilterForm(forms.Form):

@@ -1,7 +1,7 @@
 """The bench's floor: validate the dispatch body with DRF and insert one audit row of the same width.
 
-Mounted at /bench/baseline only when BENCH_BASELINE is on (`bench/run.py` sets it); production
-URLs never include it otherwise. It does no resolution, fingerprint or snapshot work, so
+Mounted at /bench/baseline by the bench's own URLconf (bench/urls.py, under bench/settings.py);
+the product's URLs never include it. It does no resolution, fingerprint or snapshot work, so
 dispatch's cost above it is what the service adds to an audited write.
 """
 
@@ -18,8 +18,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from api.serializers import DispatchRequestSerializer
 from audit.models import DispatchLog, Outcome
-from policies.api.serializers import DispatchRequestSerializer
+from audit.services import dispatch_log_insert
 from policies.models import DispatchPolicy
 
 BASELINE_FINGERPRINT = "0" * 64
@@ -33,7 +34,7 @@ def _reference_row() -> dict[str, Any]:
         policy = DispatchPolicy.objects.filter(is_active=True).values("id", "primary_provider_id").first()
         if policy is None:
             raise RuntimeError("the bench baseline needs at least one active policy")
-        _reference.update(policy, width=settings.BENCH_BASELINE_WIDTH)
+        _reference.update(policy, width=getattr(settings, "BENCH_BASELINE_WIDTH", 1500))  # set by bench/settings.py
     return _reference
 
 
@@ -53,7 +54,7 @@ class BaselineView(APIView):
         reference = _reference_row()
         text = json.dumps({"request_id": str(request_id), **data}, separators=(",", ":"))
         response = text[:-1] + ',"pad":"' + "x" * max(0, reference["width"] - len(text) - 9) + '"}'
-        DispatchLog.objects.create(
+        log = DispatchLog(
             request_id=request_id,
             created_at=timezone.now(),
             fingerprint=BASELINE_FINGERPRINT,
@@ -67,4 +68,5 @@ class BaselineView(APIView):
             provider_id=reference["primary_provider_id"],
             response=response,
         )
+        dispatch_log_insert(log=log)  # signed, one INSERT, as dispatch writes its rows
         return HttpResponse(response, content_type="application/json")

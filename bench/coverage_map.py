@@ -57,10 +57,10 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from policies.coverage import coverage_grid, coverage_regions
-    from policies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
+    from authoring.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_world_load
+    from policies.selectors import coverage_grid, coverage_regions
     from policies.snapshot import current_snapshot
-    from providers.vocabulary import GradeBand, Subject
+    from vocabulary import GradeBand, Subject
 
     settings.SNAPSHOT_CHECK_INTERVAL = 0.5
     setup_test_environment()

@@ -53,8 +53,8 @@ def world_load(policies: int) -> dict[str, int]:
     """Migrate, load the demo world, then bulk-insert `policies` generated policies (Django set up)."""
     from django.core.management import call_command
 
+    from authoring.demo import demo_world_load
     from bench.world import policy_plan
-    from policies.demo import demo_world_load
     from policies.models import DispatchPolicy, PolicyFallback
     from policies.snapshot import stamp_bump
     from providers.models import ModelProvider, PromptTemplate
@@ -156,13 +156,12 @@ class Stack:
         return {
             **_server_env(),
             "DJANGO_ENV": "production",
-            "DJANGO_SETTINGS_MODULE": "dispatch_site.settings",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",  # the product's, plus /bench/baseline
             "SECRET_KEY": "bench-only-" + os.urandom(24).hex(),
             "SECURE_SSL_REDIRECT": "false",  # plain http on loopback
             "DATABASE_URL": f"{self.server}/{self.database}",
             "REDIS_URL": f"{REDIS_SERVER}/{REDIS_DB}",
             "CACHE_KEY_PREFIX": self.database,
-            "BENCH_BASELINE": "1",
             "BENCH_BASELINE_WIDTH": str(self.baseline_width),
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(self.workers),

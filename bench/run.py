@@ -185,14 +185,13 @@ def http_table(
 
 
 def django_setup(database: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dispatch_site.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the product's, plus /bench/baseline
     os.environ["DATABASE_URL"] = f"{PG_SERVER}/{database}"
     os.environ["REDIS_URL"] = f"{REDIS_SERVER}/{REDIS_DB}"
     os.environ["CACHE_KEY_PREFIX"] = database
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The in-process comparison runs the production connection handling (the psycopg pool), as
     # gunicorn does: without it each request would open a connection and that would dominate.
-    os.environ["BENCH_BASELINE"] = "1"  # the in-process comparison calls /bench/baseline too
     import django
 
     django.setup()
@@ -223,7 +222,7 @@ def stamp_check_us() -> tuple[float, float]:
     from django.core.cache import cache
     from django_redis import get_redis_connection
 
-    from policies.stamp import STAMP_KEY, stamp_version
+    from policies.snapshot.stamp import STAMP_KEY, stamp_version
 
     client, key = get_redis_connection("default"), cache.make_key(STAMP_KEY)
     client.set(key, stamp_version())

@@ -11,7 +11,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from providers.vocabulary import GradeBand, Region, Subject
+from vocabulary import GradeBand, Region, Subject
 
 SUBJECTS = [s.value for s in Subject]
 GRADE_BANDS = [g.value for g in GradeBand]

@@ -18,7 +18,7 @@ from clients.keys import key_generate, key_hash, principal_cache
 from clients.models import ApiClient, Scope, TeacherAuthorisation
 from clients.rates import RATE_HELP, RateError, rate_parse
 from clients.selectors import school_normalise
-from dispatch_site.errors import DispatchError
+from common.errors import DispatchError
 
 if TYPE_CHECKING:  # typing only: the teachers app builds on this one, never the other way round
     from teachers.models import TeacherProfile
@@ -138,29 +138,3 @@ def teacher_authorisation_grant(
 def teacher_authorisation_withdraw(*, authorisation: TeacherAuthorisation) -> None:
     """Withdraw an authorisation: the client's next override for those teachers is refused (history kept)."""
     authorisation.delete()
-
-
-DEMO_CLIENT_NAME = "demo-app"
-# A documented demo key, like the demo admin password: `make run` prints it; never use it in production.
-DEMO_CLIENT_KEY = "mds_demo0001_dispatch-demo-key-not-a-secret"
-
-
-@transaction.atomic
-def demo_client_ensure() -> str | None:
-    """Create the demo client (all scopes, the demo key) if no client has its name; returns the
-    demo key while it works for that client, else None. An existing client is never changed: a
-    revoked, rotated or re-scoped demo client stays as its administrator left it."""
-    client, created = ApiClient.objects.get_or_create(
-        name=DEMO_CLIENT_NAME,
-        defaults=dict(
-            description="Demo client created by seed_demo",
-            key_prefix="demo0001",
-            key_hash=key_hash(DEMO_CLIENT_KEY),
-            scopes=list(Scope.values),
-        ),
-    )
-    if created:
-        principal_cache.clear()
-    if client.is_active and client.key_hash == key_hash(DEMO_CLIENT_KEY):
-        return DEMO_CLIENT_KEY
-    return None

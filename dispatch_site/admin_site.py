@@ -29,11 +29,11 @@ class DispatchAdminSite(admin.AdminSite):
     index_title = "Authoring: providers, policies, regions, audit"
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from policies import admin_views
+        from authoring.admin import tools
 
         extra = [
-            path("simulator/", self.admin_view(admin_views.simulator_view), name="simulator"),
-            path("coverage/", self.admin_view(admin_views.coverage_view), name="coverage"),
+            path("simulator/", self.admin_view(tools.simulator_view), name="simulator"),
+            path("coverage/", self.admin_view(tools.coverage_view), name="coverage"),
         ]
         return extra + super().get_urls()
 
@@ -45,7 +45,7 @@ class DispatchAdminSite(admin.AdminSite):
         grouped: list[dict[str, Any]] = []
         used: set[tuple[str, str]] = set()
         from audit.views import dashboard_allowed
-        from policies.admin_views import policy_tools_allowed
+        from authoring.admin.tools import policy_tools_allowed
 
         for name, members in GROUPS:
             models = [by_model[key] for key in members if key in by_model]

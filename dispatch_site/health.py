@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from dispatch_site.outage import outage_active
+from common.outage import outage_active
 
 logger = logging.getLogger("dispatch.health")
 

@@ -22,8 +22,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import escape
 
-from dispatch_site.access_refusals import ANONYMOUS, access_refusal_record
-from dispatch_site.ratelimit import counter_get, counter_hit
+from common.access_refusals import ANONYMOUS, access_refusal_record
+from common.counters import counter_get, counter_hit
 
 
 class ContentSecurityPolicyMiddleware:

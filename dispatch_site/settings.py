@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "audit",
     "teachers",
     "clients",
+    "authoring",  # the back office: admin, forms, policy-as-code, the demo world (no models)
+    "api",  # the REST surface (no models; registers the OpenAPI extensions)
 ]
 
 MIDDLEWARE = [
@@ -82,7 +84,7 @@ MIDDLEWARE = [
     "dispatch_site.security.ContentSecurityPolicyMiddleware",
     "dispatch_site.security.AdminLoginThrottleMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "dispatch_site.errors.DatabaseUnavailableMiddleware",
+    "common.outage.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "dispatch_site.urls"
@@ -196,16 +198,16 @@ STORAGES = {
 # The API. One exception handler maps every error to the same JSON shape.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["dispatch_site.parsers.StrictJSONParser"],
-    # Access control (clients/auth.py): API keys, then admin sessions; each view's `required_scope`.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    # Access control (api/access.py): API keys, then admin sessions; each view's `required_scope`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "clients.auth.ApiKeyAuthentication",
+        "api.access.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["clients.auth.HasRequiredScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["clients.throttling.ClientRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.access.HasRequiredScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.access.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "dispatch_site.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -222,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],  # /schema and /docs are public
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "clients.schema.declare_auth_responses",
+        "api.schema.declare_auth_responses",
     ],
 }
 
@@ -240,16 +242,14 @@ SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", Tr
 # Shared rows carry an HMAC-SHA256 under this key (never stored in Redis), checked before a worker
 # loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
 SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
-# `make bench` only: mounts /bench/baseline (validate + one audit INSERT), the floor dispatch is
-# measured against. Off unless the bench turns it on.
-BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
-BENCH_BASELINE_WIDTH = int(os.environ.get("BENCH_BASELINE_WIDTH", "1500"))  # response bytes per row
 
 # Access and abuse limits (README "Security and access").
 API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within
-RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))  # per-process counts meanwhile
-# Dispatch takes its rate-limit slots in leases that live at most this long (dispatch_site/ratelimit.py).
+# After a Redis failure every user of Redis leaves it alone this long (common/redis_client.py):
+# per-process rate counts, PostgreSQL reads of the snapshot stamp, snapshots built here.
+RATE_LIMIT_REDIS_RETRY = float(os.environ.get("RATE_LIMIT_REDIS_RETRY", "5"))
+# Dispatch takes its rate-limit slots in leases that live at most this long (common/counters/).
 RATE_LIMIT_LEASE_SECONDS = float(os.environ.get("RATE_LIMIT_LEASE_SECONDS", "1"))
 # Outcome reports are bounded (400 beyond): tokens per field, and latency up to the histogram's top bucket.
 OUTCOME_MAX_TOKENS = env_int("OUTCOME_MAX_TOKENS", 1_000_000, low=1, high=100_000_000)

@@ -9,7 +9,7 @@ import uuid
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from dispatch_site.errors import error_body
+from common.errors import error_body
 
 logger = logging.getLogger("dispatch.errors")
 

@@ -403,7 +403,7 @@ def drill_compliance(stack: Stack, profile: Profile) -> Outcome:
         f"{n} runs x up to 30 steps",
     )
     code, text = _pytest(
-        stack, "compliance", ["policies/tests/api/test_compliance_under_change.py"], {"COMPLIANCE_EXAMPLES": str(n)}
+        stack, "compliance", ["api/tests/test_compliance_under_change.py"], {"COMPLIANCE_EXAMPLES": str(n)}
     )
     found = re.search(r"compliance-under-change: (.*)", text)
     outcome.figures.update(pytest_exit=code, stats=found.group(1) if found else None)

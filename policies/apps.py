@@ -6,7 +6,6 @@ class PoliciesConfig(AppConfig):
     verbose_name = "Policies and regions"
 
     def ready(self) -> None:
-        from policies import snapshot
-        from policies.api import schema  # noqa: F401 - registers the dispatch body's OpenAPI extension
+        from policies.snapshot import connect_invalidation
 
-        snapshot.connect_invalidation()
+        connect_invalidation()

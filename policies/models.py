@@ -13,7 +13,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from providers.models import ModelProvider, PromptTemplate
-from providers.vocabulary import GradeBand, Region, Subject
+from vocabulary import GradeBand, Region, Subject
 
 POLICY_SHAPES = (
     (~Q(subject="") & ~Q(grade_band="") & ~Q(region=""))
@@ -50,7 +50,7 @@ def _history_model_name(name: str) -> str:
 
 
 # Kept at module level so authoring services can write a history row themselves, once, after a
-# policy, its ordered fallback chain and its templates are all saved (policies.authoring).
+# policy, its ordered fallback chain and its templates are all saved (authoring.services).
 POLICY_HISTORY = HistoricalRecords(
     table_name="dispatch_policies_history",
     m2m_fields=["templates", "fallback_providers"],
@@ -77,7 +77,7 @@ class DispatchPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # One history row per authoring save, carrying the ordered fallback chain and the templates,
-    # so a version can be diffed and reverted whole (see policies.authoring.policy_history_record).
+    # so a version can be diffed and reverted whole (see authoring.services.history_record).
     history = POLICY_HISTORY
 
     class Meta:

@@ -1,14 +1,18 @@
-"""How a Decision reads to the outside: the seed's response fields plus its explanation.
+"""How the runtime's answers read to the outside: one function per response shape.
 
-Shared by the API, the admin simulator and the teacher form, so they all describe a decision
-the same way.
+Shapes: a decision (`decision_body`: the seed's fields, or a refusal naming why), its
+explanation, one passed-over step, a provider (`provider_body`, with its rate limits and
+estimated cost, which the decision also carries), a validation (`validation_body`) and the
+coverage map (`coverage_body`). Shared by the API, the admin simulator and the teacher pages,
+so they all describe a decision the same way; the API's serializers declare these shapes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from policies.engine import Decision, Snapshot
+from policies.engine import Decision, PassedOver, ProviderSpec, Snapshot
+from policies.selectors import CoverageMap, RegionProviders
 
 LEVEL_LABELS = {
     "exact": "subject + grade band + region",
@@ -18,23 +22,88 @@ LEVEL_LABELS = {
 }
 
 
+def passed_over_dict(step: PassedOver) -> dict[str, Any]:
+    """A policy or provider that was not taken, and why (`policy_id`: the chain it was in)."""
+    return {
+        "kind": step.kind,
+        "id": step.id,
+        "name": step.name,
+        "reason": step.reason,
+        "detail": step.detail,
+        **({"policy_id": step.policy_id} if step.policy_id else {}),
+    }
+
+
 def explanation_dict(decision: Decision) -> dict[str, Any]:
     return {
         "level": decision.level,
         "level_label": LEVEL_LABELS.get(decision.level or "", ""),
         "policy_id": decision.policy.id if decision.policy else None,
         "policy_name": decision.policy.name if decision.policy else None,
-        "passed_over": [
-            {
-                "kind": step.kind,
-                "id": step.id,
-                "name": step.name,
-                "reason": step.reason,
-                "detail": step.detail,
-                **({"policy_id": step.policy_id} if step.policy_id else {}),
-            }
-            for step in decision.passed_over
-        ],
+        "passed_over": [passed_over_dict(step) for step in decision.passed_over],
+    }
+
+
+def rate_limits_dict(provider: ProviderSpec) -> dict[str, int]:
+    return {"requests_per_minute": provider.requests_per_minute, "tokens_per_minute": provider.tokens_per_minute}
+
+
+def estimated_cost_dict(provider: ProviderSpec) -> dict[str, float]:
+    return {"per_1k_input_tokens": provider.cost_per_1k_input, "per_1k_output_tokens": provider.cost_per_1k_output}
+
+
+def provider_body(provider: ProviderSpec) -> dict[str, Any]:
+    """A provider as `GET /providers` lists it."""
+    return {
+        "id": provider.id,
+        "slug": provider.slug,
+        "name": provider.name,
+        "endpoint_url": provider.endpoint_url,
+        "hosting_regions": sorted(provider.hosting_regions),
+        "compliance_frameworks": sorted(provider.compliance_frameworks),
+        "rate_limits": rate_limits_dict(provider),
+        "estimated_cost": estimated_cost_dict(provider),
+    }
+
+
+def region_providers_body(providers: RegionProviders) -> dict[str, Any]:
+    """`GET /providers`: who may serve a region, and the others with why not."""
+    return {
+        "region": providers.region,
+        "data_center": providers.rule.data_center if providers.rule else None,
+        "providers": [provider_body(p) for p in providers.available],
+        "unavailable": [passed_over_dict(step) for step in providers.unavailable],
+    }
+
+
+def validation_body(decision: Decision) -> dict[str, Any]:
+    """`GET /policies/validate`: whether a context resolves, to what, and what is wrong if not."""
+    context = decision.context
+    problems = [decision.refusal_detail] if decision.refusal_code else []
+    problems += [f"{step.kind} {step.name}: {step.detail}" for step in decision.passed_over]
+    return {
+        "valid": decision.accepted,
+        "subject": context.subject,
+        "grade_band": context.grade_band,
+        "region": context.region,
+        "level": decision.level,
+        "policy_id": decision.policy.id if decision.policy else None,
+        "provider_id": decision.provider.id if decision.provider else None,
+        "provider_slug": decision.provider.slug if decision.provider else None,
+        "problems": problems,
+        "explanation": explanation_dict(decision),
+    }
+
+
+def coverage_body(coverage: CoverageMap) -> dict[str, Any]:
+    """`GET /coverage`: every cell of the map, with the gaps counted."""
+    return {
+        "regions": coverage.regions,
+        "unconfigured_regions": coverage.unconfigured_regions,
+        "contexts": len(coverage.cells),
+        "gaps": len(coverage.gaps),
+        "snapshot_version": coverage.snapshot.version,
+        "cells": [cell.as_dict() for cell in coverage.cells],
     }
 
 
@@ -69,14 +138,8 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "policy_name": policy.name,
         "allow_teacher_override": policy.allow_teacher_override,
         "teacher_override": decision.override_applied,
-        "rate_limits": {
-            "requests_per_minute": provider.requests_per_minute,
-            "tokens_per_minute": provider.tokens_per_minute,
-        },
-        "estimated_cost": {
-            "per_1k_input_tokens": provider.cost_per_1k_input,
-            "per_1k_output_tokens": provider.cost_per_1k_output,
-        },
+        "rate_limits": rate_limits_dict(provider),
+        "estimated_cost": estimated_cost_dict(provider),
         "region": context.region,
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
         "explanation": explanation,

@@ -1,5 +1,8 @@
 """dispatch(): resolve a context and write its audit row, atomically and idempotently.
 
+The one writer of decisions: the API and the teacher form (through the override service) both
+call it; the engine decides, `audit.services` writes and signs the row.
+
 The audit row is written by one `INSERT ... ON CONFLICT (client_ref, request_id) DO NOTHING
 RETURNING id`: it both records the decision and settles idempotency, so a warm dispatch reads
 nothing before it. When the insert finds the id taken, the stored row decides: first its digest
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 import uuid
 from collections.abc import Set
@@ -30,18 +32,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.instruments import dispatch_observe, tampered_row_observe
-from audit.integrity import DIGEST_FIELDS, row_digest, row_intact
+from audit.instruments import dispatch_observe
 from audit.models import DispatchLog, Outcome
-from dispatch_site.errors import AuditRowTampered, ClientThrottled, IdempotencyConflict, ReplayNotCompliant
-from dispatch_site.inserts import insert_ignoring_conflict
-from dispatch_site.ratelimit import DeferredHit
+from audit.services import dispatch_log_insert, dispatch_log_stored
+from common.counters import DeferredHit
+from common.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
-from providers.limits import provider_take
-
-logger = logging.getLogger("audit.integrity")
+from providers.limits import dispatch_admit
 
 STATUS_ACCEPTED = 200
 STATUS_REFUSED = 422
@@ -54,6 +53,8 @@ class DispatchResult:
     body_json: str  # the exact response bytes, stored in the audit row
     replayed: bool
     decision: Decision | None  # None for a replay
+    log_id: int  # the audit row (written now, or the stored one replayed)
+    snapshot: Snapshot  # what this request read: a surface showing more reads the same
 
     @property
     def body(self) -> dict[str, Any]:
@@ -78,14 +79,16 @@ def dispatch(
     fingerprint: str,
     saturated: Set[str] = frozenset(),
     client_hit: DeferredHit | None = None,
+    snapshot: Snapshot | None = None,
 ) -> DispatchResult:
     """Decide `context` (with an optional teacher override) and audit it exactly once per request id.
 
     `client_hit`: the API client's request, counted here with the provider reservation (429 when
-    it is over the client's rate: ClientThrottled, before anything is written)."""
+    it is over the client's rate: ClientThrottled, before anything is written). `snapshot`: the
+    one this request already read (a page that showed the options first); else this worker's."""
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
-    snapshot = current_snapshot()
+    snapshot = snapshot or current_snapshot()
     decision = _decide(context, snapshot, override, saturated, client_hit, client_ref)
     body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
     status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
@@ -116,8 +119,10 @@ def dispatch(
     inserted = dispatch_log_insert(log=log)
     dispatch_observe(log=log, replayed=not inserted)
     if inserted:
-        return DispatchResult(str(request_id), status, body_json, replayed=False, decision=decision)
-    return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint)
+        return DispatchResult(
+            str(request_id), status, body_json, replayed=False, decision=decision, log_id=log.pk, snapshot=snapshot
+        )
+    return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint, snapshot=snapshot)
 
 
 def _decide(
@@ -138,47 +143,22 @@ def _decide(
             decision = resolve_override(context, snapshot, override, saturated=skipped)
         provider = decision.provider
         if provider is None or provider.id in skipped:
-            _client_admit(client_hit)
+            dispatch_admit(client_ref=client_ref, client_hit=client_hit)  # 429 when the client is over
             return decision
-        reserved = provider_take(
+        if dispatch_admit(
+            client_ref=client_ref,
+            client_hit=client_hit,
             provider_id=provider.id,
             requests_per_minute=provider.requests_per_minute,
             tokens_per_minute=provider.tokens_per_minute,
-            client_ref=client_ref,
-            client_hit=client_hit,
-        )
-        _client_admit(client_hit)  # counted by that round trip; raises when the client is over
-        if reserved:
+        ):
             return decision
         skipped.add(provider.id)  # at its limit: each pass removes one provider, so this ends
 
 
-def _client_admit(client_hit: DeferredHit | None) -> None:
-    """Count the client's request if not yet counted; 429 when it is over the client's rate."""
-    if client_hit is None:
-        return
-    client_hit.settle()
-    if client_hit.over:
-        raise ClientThrottled(client_hit.retry_after)
-
-
-def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> DispatchResult:
+def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapshot: Snapshot) -> DispatchResult:
     """The stored decision for a reused request_id: served only if the row still matches its digest."""
-    rows = DispatchLog.objects.values("id", "digest", *DIGEST_FIELDS)  # every signed column: replays only
-    stored = rows.get(client_ref=client_ref, request_id=request_id)
-    if not row_intact(stored):
-        tampered_row_observe()
-        logger.error(
-            "audit row failed its digest on replay, not served: row id=%s request_id=%s client=%s",
-            stored["id"],
-            request_id,
-            client_ref or "-",
-        )
-        raise AuditRowTampered(
-            f"the stored decision for request_id {request_id} failed its integrity check and is not served; "
-            "operators have been alerted. Send a new request_id to decide again.",
-            extra={"request_id": str(request_id)},
-        )
+    stored = dispatch_log_stored(client_ref=client_ref, request_id=request_id)  # AuditRowTampered if changed
     if stored["fingerprint"] != fingerprint:
         raise IdempotencyConflict(
             f"request_id {request_id} was already used with a different request body; "
@@ -187,25 +167,19 @@ def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str) -> Disp
             extra={"request_id": str(request_id)},
         )
     if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
-        why = current_snapshot().why_not(str(stored["provider_id"]), stored["region"])
+        why = snapshot.why_not(str(stored["provider_id"]), stored["region"])
         if why is not None:
             raise ReplayNotCompliant(
                 f"the stored decision for request_id {request_id} named a provider that may no longer "
                 f"serve {stored['region']}: {why[1]}; send a new request_id to decide again",
                 extra={"request_id": str(request_id), "reason": why[0]},
             )
-    return DispatchResult(str(request_id), stored["status_code"], stored["response"], replayed=True, decision=None)
-
-
-def dispatch_log_insert(*, log: DispatchLog) -> bool:
-    """Insert `log` unless (client_ref, request_id) exists; True when this call wrote it.
-
-    One statement on both PostgreSQL and SQLite (3.35+): INSERT ... ON CONFLICT DO NOTHING RETURNING.
-    The row's HMAC digest (tamper evidence) is computed here, in Python, and goes in the same INSERT.
-    """
-    log.digest = row_digest(log)
-    pk = insert_ignoring_conflict(log, conflict=("client_ref", "request_id"), returning="id")
-    if pk is None:
-        return False
-    log.pk = pk
-    return True
+    return DispatchResult(
+        str(request_id),
+        stored["status_code"],
+        stored["response"],
+        replayed=True,
+        decision=None,
+        log_id=stored["id"],
+        snapshot=snapshot,
+    )

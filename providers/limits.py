@@ -4,7 +4,7 @@
 `requests_per_minute` or the tokens reported for it (`provider_tokens_add`, called when an
 outcome is reported) have reached its `tokens_per_minute`, atomically across workers: from this
 worker's lease of the provider's requests when it holds one, else in one Redis round trip that
-grants the next lease (tokens are checked then; see dispatch_site.ratelimit). A provider that
+grants the next lease (tokens are checked then; see common.counters). A provider that
 cannot be reserved is "saturated": dispatch resolves again without it, so the next compliant
 provider of the chain serves and the explanation says `rate_limited`. Windows start with their
 first request and last 60 s.
@@ -25,9 +25,37 @@ import math
 
 from django.conf import settings
 
-from dispatch_site.ratelimit import DeferredHit, ShareAdd, counter_add_share, counter_get, counter_take
+from common.counters import DeferredHit, ShareAdd, counter_add_share, counter_get, counter_take
+from common.errors import ClientThrottled
 
 WINDOW_SECONDS = 60
+
+
+def dispatch_admit(
+    *,
+    client_ref: str,
+    client_hit: DeferredHit | None,
+    provider_id: str = "",
+    requests_per_minute: int = 0,
+    tokens_per_minute: int = 0,
+) -> bool:
+    """What dispatch asks once it has a decision: count the API client's request and reserve the
+    chosen provider (`provider_id`, "" for none) for `client_ref`, in one round trip.
+
+    False when the provider is at a limit or the client past its share of it (pass it over and
+    resolve again); ClientThrottled (429, nothing written) when the client is over its own rate."""
+    reserved = not provider_id or provider_take(
+        provider_id=provider_id,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        client_ref=client_ref,
+        client_hit=client_hit,
+    )
+    if client_hit is not None:
+        client_hit.settle()  # counted by that round trip unless there was none
+        if client_hit.over:
+            raise ClientThrottled(client_hit.retry_after)
+    return reserved
 
 
 def provider_take(

@@ -6,7 +6,13 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from providers.vocabulary import GradeBand, Subject
+from vocabulary import GradeBand, Subject
+
+
+def provider_encrypts(*, in_transit: bool, at_rest: bool) -> bool:
+    """The one "encrypts" rule: a routing rule that requires encryption takes a provider only when
+    it encrypts in transit AND at rest (the snapshot, the admin's what-ifs and the model use this)."""
+    return bool(in_transit and at_rest)
 
 
 class ModelProvider(models.Model):
@@ -47,7 +53,7 @@ class ModelProvider(models.Model):
 
     @property
     def encrypts(self) -> bool:
-        return self.encrypts_in_transit and self.encrypts_at_rest
+        return provider_encrypts(in_transit=self.encrypts_in_transit, at_rest=self.encrypts_at_rest)
 
 
 class PromptTemplate(models.Model):

@@ -5,9 +5,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from providers.vocabulary import Region
 from teachers.models import TeacherProfile
 from teachers.services import teacher_profile_save
+from vocabulary import Region
 
 
 class TeacherProfileForm(forms.ModelForm):

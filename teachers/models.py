@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from providers.vocabulary import Region
+from vocabulary import Region
 
 TEACHERS_GROUP = "Teachers"
 

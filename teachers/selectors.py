@@ -1,4 +1,7 @@
-"""Reads for the teacher pages: who is a teacher, what the form may offer, and their overrides.
+"""Reads about teachers: who is a teacher (the directory), and their overrides.
+
+What the override form offers (a region's providers, the policy's own choice) is read through
+`policies.selectors`, like every other surface.
 
 A teacher's overrides are the audit rows carrying their `external_id` as `teacher_id`, whichever
 surface wrote them (the form or an app calling `POST /dispatch` on their behalf), except attempts
@@ -17,9 +20,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from audit.models import DispatchLog
-from policies.engine import Decision, DispatchContext, ProviderSpec, available_providers, resolve
 from policies.engine.types import REFUSAL_TEACHER_NOT_AUTHORISED
-from policies.snapshot import current_snapshot
 from providers.models import PromptTemplate
 from teachers.models import TEACHERS_GROUP, TeacherProfile
 
@@ -44,17 +45,6 @@ def teacher_by_external_id(external_id: str) -> TeacherProfile | None:
     ).first()
 
 
-def provider_options(region: str) -> list[ProviderSpec]:
-    """Providers active and compliant in `region`: the only ones the form offers."""
-    available, _ = available_providers(current_snapshot(), region)
-    return available
-
-
-def policy_reference(context: DispatchContext) -> Decision:
-    """What the current policy decides for `context` without an override (no audit row)."""
-    return resolve(context, current_snapshot())
-
-
 def override_list(*, teacher: TeacherProfile) -> QuerySet[DispatchLog]:
     """The teacher's own override attempts, newest first."""
     return (
@@ -67,10 +57,6 @@ def override_list(*, teacher: TeacherProfile) -> QuerySet[DispatchLog]:
 
 def override_get(*, teacher: TeacherProfile, pk: int) -> DispatchLog | None:
     return override_list(teacher=teacher).filter(pk=pk).first()
-
-
-def override_log_id(*, client_ref: str, request_id: str) -> int | None:
-    return DispatchLog.objects.filter(client_ref=client_ref, request_id=request_id).values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)

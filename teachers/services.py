@@ -1,11 +1,12 @@
 """The one teacher-override service, and the writes that make a user a teacher.
 
-`override_submit` is what both the teacher form and `POST /dispatch` with `teacher_override`
-call, so the two cannot disagree: it looks the teacher up in the directory and the calling API
-client's authorisations, and hands the request to `policies.services.dispatch`, whose engine
-applies every rule (the client may act for the teacher, the teacher is known and teaches in the
-region, the policy allows overrides, the justification is long enough, the provider is active and
-compliant in the region) and which writes exactly one audit row per attempt, accepted or refused.
+`override_submit` is what both the teacher form (teacher_pages) and `POST /dispatch` with
+`teacher_override` (api) call, so the two cannot disagree and neither surface imports the other.
+It looks the teacher up in the directory and the calling API client's authorisations, and hands
+the request to `policies.services.dispatch`, whose engine applies every rule (the client may act
+for the teacher, the teacher is known and teaches in the region, the policy allows overrides, the
+justification is long enough, the provider is active and compliant in the region) and which
+writes exactly one audit row per attempt, accepted or refused.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from clients.selectors import client_acts_for_teacher
-from dispatch_site.ratelimit import DeferredHit
-from policies.engine import DispatchContext, OverrideRequest
+from common.counters import DeferredHit
+from policies.engine import DispatchContext, OverrideRequest, Snapshot
 from policies.services import DispatchResult, dispatch, request_fingerprint
 from teachers.models import TEACHERS_GROUP, TeacherProfile
 from teachers.selectors import teacher_by_external_id
@@ -52,13 +53,17 @@ def override_submit(
     acting_client_id: int | None,
     fingerprint: str | None = None,
     client_hit: DeferredHit | None = None,
+    snapshot: Snapshot | None = None,
+    profile: TeacherProfile | None = None,
 ) -> DispatchResult:
     """Decide a teacher's override and audit it (one row per request id, accepted or refused).
 
     `acting_client_id`: the API client asking, which must be authorised for the teacher (else the
     engine refuses `teacher_not_authorised`); None only for the teacher themself (the form) or a
-    staff session holding the override permission (checked by the API before this is called)."""
-    teacher = teacher_by_external_id(teacher_id)
+    staff session holding the override permission (checked by the API before this is called).
+    `profile`: the teacher's own profile when the caller already holds it (the form: the signed-in
+    teacher, an active member of the Teachers group); else the directory is asked for `teacher_id`."""
+    teacher = profile if profile is not None else teacher_by_external_id(teacher_id)
     authorised = acting_client_id is None or client_acts_for_teacher(
         client_id=acting_client_id, teacher_id=teacher_id, school=teacher.school if teacher is not None else ""
     )
@@ -83,6 +88,7 @@ def override_submit(
         client_ref=client_ref,
         fingerprint=fingerprint,
         client_hit=client_hit,
+        snapshot=snapshot,
     )
 
 

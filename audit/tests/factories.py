@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.models import DispatchLog, Outcome
 from audit.roles import owner_alias
-from policies.services import dispatch_log_insert
+from audit.services import dispatch_log_insert
 
 
 def log_make(

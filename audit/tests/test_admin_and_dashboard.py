@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.tests.factories import log_make
-from clients.testing import keyed_api
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def test_dashboard_renders_charts_with_the_api_filters(admin_client, some_logs):
 
 
 def test_metrics_endpoint_counts_dispatches_by_level_outcome_and_region(settings):
-    from policies.demo import demo_world_load
+    from authoring.demo import demo_world_load
 
     demo_world_load()
     api = keyed_api()[0]
@@ -103,7 +103,7 @@ def test_admin_index_links_to_the_dashboard(admin_client):
 
 def test_csv_export_defuses_formulas_an_api_client_wrote_into_the_log(admin_client):
     """OWASP CSV injection: text a spreadsheet would run as a formula gets a leading quote."""
-    from policies.demo import demo_world_load
+    from authoring.demo import demo_world_load
 
     demo_world_load()
     api = keyed_api("dispatch", "override")[0]

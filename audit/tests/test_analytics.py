@@ -11,12 +11,12 @@ from dataclasses import asdict
 import pytest
 from django.utils import timezone
 
+from api.testing import keyed_api
 from audit.models import LATENCY_BOUNDS_MS, DispatchLog, DispatchOutcome
-from audit.outcomes import OutcomeReport, latency_bucket, outcome_report
 from audit.rollups import rollup_fold
 from audit.selectors import Window, dispatch_counts
+from audit.services import OutcomeReport, latency_bucket, outcome_report
 from audit.tests.factories import log_make
-from clients.testing import keyed_api
 from policies.services import request_fingerprint
 from policies.tests.factories import make_policy, make_provider
 

@@ -31,10 +31,11 @@ def test_orm_refuses_to_update_or_delete_a_row(providers):
     assert DispatchLog.objects.get(pk=log.pk).region == "us_east"
 
 
-def test_orm_create_signs_the_row(providers):
+def test_the_service_that_writes_a_row_signs_it_and_the_model_refuses_an_unsigned_one(providers):
     from audit.integrity import row_digest
+    from audit.services import dispatch_log_insert
 
-    row = DispatchLog.objects.create(
+    fields = dict(
         created_at=log_make().created_at,
         fingerprint="a" * 64,
         subject="science",
@@ -45,7 +46,11 @@ def test_orm_create_signs_the_row(providers):
         refusal_code="region_not_configured",
         response="{}",
     )
+    row = DispatchLog(**fields)
+    assert dispatch_log_insert(log=row)
     assert row.digest and DispatchLog.objects.get(pk=row.pk).digest == row_digest(row)
+    with pytest.raises(AppendOnlyError):  # no logic in save(): it signs nothing, so it writes nothing unsigned
+        DispatchLog.objects.create(**fields)
 
 
 def _owner_sql(sql: str, params: list) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from audit.outcomes import OutcomeReport, outcome_report
+from audit.services import OutcomeReport, outcome_report
 from audit.tests.factories import log_make
 from policies.services import request_fingerprint
 from policies.tests.factories import make_policy, make_provider

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from clients.services import DEMO_CLIENT_KEY
+from authoring.demo import DEMO_CLIENT_KEY
 from dispatch_site.tests.test_start_script import ROOT, free_port, wait_ready
 
 

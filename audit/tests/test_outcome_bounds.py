@@ -11,10 +11,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchOutcome, ModelMetric, ModelMetricDaily
-from clients.testing import keyed_api
+from authoring.demo import demo_world_load
 from dispatch_site.settings import env_int
-from policies.demo import demo_world_load
 from providers.limits import provider_usage
 from providers.models import ModelProvider
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchLog, DispatchOutcome, ModelMetric, ModelMetricDaily
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
+from authoring.demo import demo_world_load
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +116,7 @@ def test_bad_report_is_400_naming_the_field_and_writes_nothing(api, body, field)
 
 
 def test_outcome_endpoint_declares_its_scope():
-    from audit.api.views import AnalyticsView, OutcomeView
+    from api.analytics import AnalyticsView
+    from api.outcome import OutcomeView
 
     assert OutcomeView.required_scope == "outcome" and AnalyticsView.required_scope == "analytics"

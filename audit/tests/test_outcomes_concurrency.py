@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import DispatchOutcome, ModelMetric, ModelMetricDaily
-from audit.outcomes import OutcomeReport, outcome_report
+from audit.services import OutcomeReport, outcome_report
 from audit.tests.factories import log_make
 from policies.services import request_fingerprint
 from policies.tests.factories import make_policy, make_provider

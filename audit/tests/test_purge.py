@@ -10,13 +10,13 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
+from api.testing import keyed_api
 from audit.integrity import Problem, VerifyReport, audit_log_verify
 from audit.models import AuditCheckpoint, AuditPurge, DispatchLog, DispatchOutcome, ModelMetric
-from audit.outcomes import OutcomeReport, outcome_report
 from audit.purge import dispatch_logs_purge
 from audit.roles import owner_alias
+from audit.services import OutcomeReport, outcome_report
 from audit.tests.factories import log_make, tamper
-from clients.testing import keyed_api
 from policies.services import request_fingerprint
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the purge runs its own transactions

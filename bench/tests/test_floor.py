@@ -18,7 +18,7 @@ import pytest
 
 from bench.floor import vocabulary as floor_vocabulary
 from bench.http_bench import ROOT, FloorStack, database_create, database_drop, floor_env, floor_migrate
-from providers.vocabulary import GradeBand, Region, Subject
+from vocabulary import GradeBand, Region, Subject
 
 DB_SETTINGS = (
     "DB_POOL_MIN_SIZE",

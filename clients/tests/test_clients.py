@@ -18,13 +18,12 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchLog
+from authoring.demo import DEMO_CLIENT_KEY, DEMO_TEACHER_ID, demo_teacher_load, demo_world_load
 from clients.keys import key_hash
 from clients.models import ApiClient
-from clients.services import DEMO_CLIENT_KEY, api_client_create, api_client_rotate
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
-from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
+from clients.services import api_client_create, api_client_rotate
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}

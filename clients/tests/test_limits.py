@@ -14,13 +14,12 @@ import pytest
 import redis
 from django.conf import settings
 
+from api.testing import keyed_api
 from audit.models import DispatchLog
-from clients.testing import keyed_api
-from dispatch_site import ratelimit
-from policies.demo import demo_world_load
+from authoring.demo import DEMO_TEACHER_ID, demo_teacher_load, demo_world_load
+from common.counters import counting as ratelimit
 from providers.limits import provider_tokens_add, provider_usage
 from providers.models import ModelProvider
-from teachers.demo import DEMO_TEACHER_ID, demo_teacher_load
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}

@@ -24,8 +24,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from authoring.demo import demo_world_load
 from clients.services import api_client_create
-from policies.demo import demo_world_load
 from providers.models import ModelProvider
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -16,12 +16,18 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchLog
+from authoring.demo import (
+    DEMO_CLIENT_KEY,
+    DEMO_CLIENT_NAME,
+    DEMO_SCHOOL,
+    DEMO_TEACHER_ID,
+    demo_teacher_load,
+    demo_world_load,
+)
 from clients.models import SCOPE_PERMISSIONS, TeacherAuthorisation
-from clients.services import DEMO_CLIENT_KEY, DEMO_CLIENT_NAME, teacher_authorisation_withdraw
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
-from teachers.demo import DEMO_SCHOOL, DEMO_TEACHER_ID, demo_teacher_load
+from clients.services import teacher_authorisation_withdraw
 from teachers.models import TeacherProfile
 from teachers.selectors import override_list
 from teachers.services import teacher_create, teacher_profile_save

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
+from api.testing import keyed_api
+from authoring.demo import demo_world_load
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}

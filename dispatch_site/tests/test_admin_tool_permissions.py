@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from policies.demo import demo_world_load
+from authoring.demo import demo_world_load
 
 pytestmark = pytest.mark.django_db
 TOOLS = {

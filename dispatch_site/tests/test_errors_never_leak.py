@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from dispatch_site.outage import outage_active, outage_forget
+from common.outage import outage_active, outage_forget
 from dispatch_site.tests.crash_urls import SECRET_LOOKING
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("dispatch_site.tests.crash_urls")]
@@ -88,8 +88,8 @@ def test_the_crash_paths_exist_only_in_the_test_urlconf():
 def test_a_database_error_while_the_database_answers_is_a_503_for_that_request_only(client):
     """A saturated pool or one dropped connection is not an outage: no hold, the next request is served.
     (The hold itself, with PostgreSQL really stopped, is the PostgreSQL-restart drill in drills/.)"""
-    from clients.testing import keyed_api
-    from policies.demo import demo_world_load
+    from api.testing import keyed_api
+    from authoring.demo import demo_world_load
 
     demo_world_load()
     api = keyed_api()[0]

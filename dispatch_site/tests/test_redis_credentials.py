@@ -17,11 +17,11 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from clients.testing import keyed_api
+from api.testing import keyed_api
+from authoring.demo import demo_world_load
 from dispatch_site.tests.redis_users import compose_service_rules, redis_user, with_credentials
-from policies.demo import demo_world_load
 from policies.snapshot import current_snapshot, snapshot_forget
-from policies.stamp import stamp_token
+from policies.snapshot.stamp import stamp_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EU = {"subject": "mathematics", "grade_band": "elementary", "region": "eu_west"}

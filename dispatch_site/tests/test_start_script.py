@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.services import DEMO_CLIENT_KEY
+from authoring.demo import DEMO_CLIENT_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 

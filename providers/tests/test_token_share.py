@@ -14,9 +14,9 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchOutcome
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
+from authoring.demo import demo_world_load
 from providers.limits import client_token_share, provider_usage
 from providers.models import ModelProvider
 

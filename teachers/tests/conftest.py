@@ -6,8 +6,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from policies.demo import demo_world_load
-from teachers.demo import DEMO_SCHOOL, DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load
+from authoring.demo import DEMO_SCHOOL, DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME, demo_teacher_load, demo_world_load
 from teachers.models import TeacherProfile
 from teachers.services import teacher_create
 
@@ -38,7 +37,7 @@ def teacher_client(demo) -> Client:
 def api_client(db) -> APIClient:
     """A client app calling `POST /dispatch` with teacher overrides (the one place API access is set up),
     authorised for the teachers of the demo school."""
-    from clients.testing import keyed_api
+    from api.testing import keyed_api
 
     return keyed_api("dispatch", "override", name="teacher-app", schools=[DEMO_SCHOOL])[0]
 

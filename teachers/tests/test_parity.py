@@ -13,8 +13,7 @@ import pytest
 from django.test import Client
 
 from audit.models import DispatchLog
-from policies.demo import demo_world_load
-from teachers.demo import DEMO_SCHOOL
+from authoring.demo import DEMO_SCHOOL, demo_world_load
 from teachers.selectors import FORM_CLIENT_REF
 from teachers.services import teacher_create
 from teachers.tests.conftest import GOOD_REASON

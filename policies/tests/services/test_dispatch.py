@@ -13,12 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django_redis import get_redis_connection
 
 from audit.models import DispatchLog
-from dispatch_site.errors import IdempotencyConflict, ReplayNotCompliant
+from common.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import DispatchContext, OverrideRequest
 from policies.services import dispatch, request_fingerprint
-from policies.snapshot import _state, current_snapshot, snapshot_forget, snapshot_rows
-from policies.snapshot_share import SHARE_RETRY_SECONDS, share_claim, share_get, share_put
-from policies.stamp import STAMP_KEY, stamp_read, stamp_token, stamp_version
+from policies.snapshot import current_snapshot, snapshot_forget, snapshot_rows
+from policies.snapshot.cache import _state
+from policies.snapshot.share import SHARE_RETRY_SECONDS, share_claim, share_get, share_put
+from policies.snapshot.stamp import STAMP_KEY, stamp_read, stamp_token, stamp_version
 from policies.tests.factories import make_policy, make_provider, make_rule, make_template
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from api.testing import keyed_api
 from audit.models import DispatchLog
-from clients.testing import keyed_api
-from policies.demo import demo_world_load
+from authoring.demo import demo_world_load
 
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
 

@@ -18,16 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.services import DEMO_CLIENT_KEY, demo_client_ensure
+from authoring.demo import (
+    DEMO_CLIENT_KEY,
+    DEMO_TEACHER_ID,
+    demo_client_authorise,
+    demo_client_ensure,
+    demo_teacher_load,
+    demo_world_load,
+)
 from clients.tests.test_limits_across_workers import request as call
 from clients.tests.test_limits_across_workers import served_by, two_workers  # noqa: F401 - the fixture, reused
 from dispatch_site.tests.redis_users import ATTACKER_RULES, compose_service_rules, redis_user
-from policies.demo import demo_world_load
 from policies.engine import DispatchContext, resolve
 from policies.snapshot import snapshot_build
-from policies.stamp import stamp_token
+from policies.snapshot.stamp import stamp_token
 from policies.tests.forgery import attacker, forge_rows, forge_stamp, rows_keys
-from teachers.demo import DEMO_TEACHER_ID, demo_client_authorise, demo_teacher_load
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DB_CHECK_INTERVAL = 1.0  # the servers' SNAPSHOT_DB_CHECK_INTERVAL

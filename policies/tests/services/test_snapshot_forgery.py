@@ -16,12 +16,13 @@ from django.core.cache import cache
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from policies.demo import demo_world_load
+from authoring.demo import demo_world_load
 from policies.engine import DispatchContext, resolve
 from policies.models import RegionalRouting
-from policies.snapshot import _state, current_snapshot, snapshot_build, snapshot_forget
-from policies.snapshot_share import SHARE_RETRY_SECONDS, rows_key_name
-from policies.stamp import STAMP_KEY, stamp_token, stamp_version
+from policies.snapshot import current_snapshot, snapshot_build, snapshot_forget
+from policies.snapshot.cache import _state
+from policies.snapshot.share import SHARE_RETRY_SECONDS, rows_key_name
+from policies.snapshot.stamp import STAMP_KEY, stamp_token, stamp_version
 from policies.tests.forgery import attacker, forge_rows, forge_stamp
 from providers.models import ModelProvider
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.snapshot_share import rows_seal, rows_unseal, share_key
+from policies.snapshot.share import rows_seal, rows_unseal, share_key
 
 
 def test_shared_rows_are_bound_to_their_key_name_and_the_share_key(settings):

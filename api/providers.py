@@ -1,0 +1,28 @@
+"""GET /providers?region=: the providers that may serve a region, and the others with why not."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import serializers as s
+from api.serializers import ERRORS, UNAVAILABLE
+from policies.presentation import region_providers_body
+from policies.selectors import providers_available
+
+
+class ProvidersView(APIView):
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="providers_list",
+        summary="Providers that may serve a region (active and compliant), and the others with why not",
+        parameters=[s.RegionQuerySerializer],
+        responses={200: s.ProvidersResponseSerializer, 400: ERRORS[400], **UNAVAILABLE},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.RegionQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return Response(region_providers_body(providers_available(region=query.validated_data["region"])))

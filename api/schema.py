@@ -1,0 +1,77 @@
+"""OpenAPI hooks: the Api-Key security scheme, 401/403/429 declared on every protected operation,
+and the dispatch body refusing unknown fields (`additionalProperties: false`).
+
+The dispatch body's cross-field rule (override fields only with `teacher_override: true`) is
+stated in the field descriptions; OpenAPI 3.0 has no conditional keyword for it. Registered by
+importing this module (`api.apps`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+AUTH_RESPONSES = {
+    "401": (
+        "No API key, or an unknown or revoked one. Send `Authorization: Api-Key <key>`.",
+        {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Api-Key realm="api"'}},
+    ),
+    "403": (
+        "The key lacks the scope this request needs (`error.code` = `missing_scope`), or a staff session "
+        "lacks that scope's permission (`missing_permission`).",
+        {},
+    ),
+    "429": (
+        "The client's rate limit is reached.",
+        {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends"}},
+    ),
+}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "api.access.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`: a key from admin or `manage.py create_api_client`.",
+        }
+
+
+def declare_auth_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation with a security requirement may
+    answer 401, 403 and 429 in the error shape (schemathesis checks every status is declared)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    if "Error" not in schemas:
+        return result
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, (description, headers) in AUTH_RESPONSES.items():
+                if code in responses:
+                    continue
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                }
+                if headers:
+                    response["headers"] = headers
+                responses[code] = response
+    return result
+
+
+class DispatchRequestSchema(OpenApiSerializerExtension):
+    target_class = "api.serializers.DispatchRequestSerializer"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema

@@ -1,0 +1,214 @@
+"""Shapes of the dispatch, providers, validate and coverage endpoints, and the error shape every
+endpoint answers with (checking shape only, no rules; `policies.presentation` builds the bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from common.fields import JsonBoolean, NoNulText, StrictSerializer, choice_field
+from vocabulary import GradeBand, Region, Subject
+
+
+class ContextSerializer(StrictSerializer):
+    subject = choice_field(Subject)
+    grade_band = choice_field(GradeBand)
+    region = choice_field(Region)
+
+
+class DispatchRequestSerializer(ContextSerializer):
+    teacher_override = JsonBoolean(required=False, default=False)
+    override_provider_id = NoNulText(required=False, min_length=1, max_length=64, allow_blank=False)
+    override_reason = NoNulText(required=False, max_length=2000, allow_blank=True, trim_whitespace=False)
+    teacher_id = NoNulText(
+        required=False,
+        min_length=1,
+        max_length=64,
+        allow_blank=False,
+        help_text="Required with teacher_override: the registered teacher's id (their profile's teacher id).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("teacher_override"):
+            missing = {}
+            if not attrs.get("override_provider_id"):
+                missing["override_provider_id"] = ["Required when teacher_override is true: a provider id or slug."]
+            if not attrs.get("teacher_id"):
+                missing["teacher_id"] = ["Required when teacher_override is true: the teacher's id (teacher_id)."]
+            if missing:
+                raise serializers.ValidationError(missing)
+        else:
+            stray = [name for name in ("override_provider_id", "override_reason", "teacher_id") if name in attrs]
+            if stray:
+                raise serializers.ValidationError(
+                    {name: ["Only allowed when teacher_override is true."] for name in stray}
+                )
+        return attrs
+
+
+class RequestIdSerializer(StrictSerializer):
+    request_id = serializers.UUIDField(
+        required=False, error_messages={"invalid": "Must be a UUID, e.g. 550e8400-e29b-41d4-a716-446655440000."}
+    )
+
+
+class RegionQuerySerializer(StrictSerializer):
+    region = choice_field(Region)
+
+
+class ValidateQuerySerializer(ContextSerializer):
+    pass
+
+
+class RateLimitsSerializer(serializers.Serializer):
+    requests_per_minute = serializers.IntegerField()
+    tokens_per_minute = serializers.IntegerField()
+
+
+class CostSerializer(serializers.Serializer):
+    per_1k_input_tokens = serializers.FloatField()
+    per_1k_output_tokens = serializers.FloatField()
+
+
+class PassedOverSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["policy", "provider"])
+    id = serializers.CharField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    policy_id = serializers.CharField(required=False)
+
+
+class ExplanationSerializer(serializers.Serializer):
+    level = serializers.CharField(allow_null=True)
+    level_label = serializers.CharField(allow_blank=True)
+    policy_id = serializers.CharField(allow_null=True)
+    policy_name = serializers.CharField(allow_null=True)
+    passed_over = PassedOverSerializer(many=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    provider_id = serializers.UUIDField()
+    provider_slug = serializers.CharField()
+    provider_name = serializers.CharField()
+    endpoint_url = serializers.URLField()
+    template_ids = serializers.ListField(child=serializers.UUIDField())
+    moderation_threshold = serializers.FloatField()
+    policy_id = serializers.UUIDField()
+    policy_name = serializers.CharField()
+    allow_teacher_override = serializers.BooleanField()
+    teacher_override = serializers.BooleanField()
+    rate_limits = RateLimitsSerializer()
+    estimated_cost = CostSerializer()
+    region = serializers.CharField()
+    data_center = serializers.CharField()
+    explanation = ExplanationSerializer()
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]  # the error body's key
+    region = serializers.CharField(required=False)
+    rule = serializers.CharField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+    request_id = serializers.UUIDField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class RefusalSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    error = ErrorDetailSerializer()
+    explanation = ExplanationSerializer()
+    teacher_override = serializers.BooleanField(required=False)
+
+
+class UnprocessableSerializer(RefusalSerializer):
+    """A 422: a refusal (with its explanation) or a request_id reused with another body (without)."""
+
+    explanation = ExplanationSerializer(required=False)
+
+
+class ProviderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    endpoint_url = serializers.URLField()
+    hosting_regions = serializers.ListField(child=serializers.CharField())
+    compliance_frameworks = serializers.ListField(child=serializers.CharField())
+    rate_limits = RateLimitsSerializer()
+    estimated_cost = CostSerializer()
+
+
+class ProvidersResponseSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    data_center = serializers.CharField(allow_null=True)
+    providers = ProviderSerializer(many=True)
+    unavailable = PassedOverSerializer(many=True)
+
+
+class ValidateResponseSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    subject = serializers.CharField()
+    grade_band = serializers.CharField()
+    region = serializers.CharField()
+    level = serializers.CharField(allow_null=True)
+    policy_id = serializers.CharField(allow_null=True)
+    provider_id = serializers.CharField(allow_null=True)
+    provider_slug = serializers.CharField(allow_null=True)
+    problems = serializers.ListField(child=serializers.CharField())
+    explanation = ExplanationSerializer()
+
+
+class CoverageQuerySerializer(StrictSerializer):
+    region = choice_field(Region, required=False)
+
+
+class CoverageCellSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    grade_band = serializers.CharField()
+    region = serializers.CharField()
+    covered = serializers.BooleanField()
+    level = serializers.CharField(allow_null=True)
+    policy_id = serializers.CharField(allow_null=True)
+    policy_name = serializers.CharField(allow_null=True)
+    provider_id = serializers.CharField(allow_null=True)
+    provider_slug = serializers.CharField(allow_null=True)
+    provider_name = serializers.CharField(allow_null=True)
+    refusal_code = serializers.CharField(allow_blank=True)
+    refusal_detail = serializers.CharField(allow_blank=True)
+
+
+class CoverageResponseSerializer(serializers.Serializer):
+    regions = serializers.ListField(child=serializers.CharField())
+    unconfigured_regions = serializers.ListField(child=serializers.CharField())
+    contexts = serializers.IntegerField()
+    gaps = serializers.IntegerField()
+    snapshot_version = serializers.IntegerField()
+    cells = CoverageCellSerializer(many=True)
+
+
+# OpenAPI responses the operations share: bad input, a body too large, not JSON; the database down.
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Bad input: the fields at fault and what is allowed."),
+    413: OpenApiResponse(ErrorSerializer, description="The body is larger than the limit."),
+    415: OpenApiResponse(ErrorSerializer, description="The body is not JSON."),
+}
+# Every operation: the database is down or stalled (`database_unavailable`, with Retry-After).
+UNAVAILABLE = {
+    503: OpenApiResponse(
+        ErrorSerializer, description="The database is unavailable; retry with the same request_id (Retry-After)."
+    )
+}
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error answer of an operation, in the error shape, with what it means there."""
+    return OpenApiResponse(ErrorSerializer, description=description)

@@ -1,0 +1,108 @@
+"""Admin pages that read the authored world through the engine: the simulator and the coverage map.
+
+Both read through `policies.selectors` (the same snapshot and engine as `POST /dispatch`), and
+neither writes anything (no audit row: a simulation is not a dispatch). Both show the authored
+policies, so a staff user needs the permission to view dispatch policies (403 otherwise); the
+admin index links them only for such users.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from authoring.forms import CoverageForm, SimulatorForm
+from policies.engine import DispatchContext, OverrideRequest
+from policies.presentation import LEVEL_LABELS, decision_body
+from policies.selectors import coverage_map, decision_preview
+from providers.models import PromptTemplate
+from vocabulary import GradeBand, Region, Subject
+
+
+def policy_tools_allowed(user: Any) -> bool:
+    """Whether `user` may open the simulator and the coverage map: may view dispatch policies
+    (the admin's own rule: the change permission implies viewing)."""
+    return bool(user.has_perm("policies.view_dispatchpolicy") or user.has_perm("policies.change_dispatchpolicy"))
+
+
+def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+    return {**admin.site.each_context(request), "title": title, **extra}
+
+
+def simulator_view(request: HttpRequest) -> HttpResponse:
+    if not policy_tools_allowed(request.user):
+        raise PermissionDenied
+    form = SimulatorForm(request.GET or None)
+    result: dict[str, Any] | None = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        context = DispatchContext(data["subject"], data["grade_band"], data["region"])
+        provider = data.get("override_provider")
+        override = None
+        if provider is not None:
+            override = OverrideRequest(provider_id=provider.slug, justification=data.get("override_reason", ""))
+        preview = decision_preview(context=context, override=override)
+        decision, snapshot = preview.decision, preview.snapshot
+        body = decision_body(decision, snapshot, request_id="simulation")
+        body.pop("request_id", None)
+        templates = PromptTemplate.objects.filter(pk__in=body.get("template_ids", [])).order_by("slug")
+        result = {
+            "templates": [t.slug for t in templates],
+            "decision": decision,
+            "body": body,
+            "level_label": LEVEL_LABELS.get(decision.level or "", ""),
+            "snapshot_version": snapshot.version,
+        }
+    return TemplateResponse(
+        request,
+        "admin/policies/simulator.html",
+        _context(request, "Policy simulator", form=form, result=result),
+    )
+
+
+def coverage_view(request: HttpRequest) -> HttpResponse:
+    if not policy_tools_allowed(request.user):
+        raise PermissionDenied
+    form = CoverageForm(request.GET or None)
+    region = form.cleaned_data["region"] if form.is_valid() else ""
+    started = time.perf_counter()
+    coverage = coverage_map(region=region or None)
+    snapshot, regions, cells = coverage.snapshot, coverage.regions, coverage.cells
+    labels = dict(Region.choices)
+    by_key = {(c.region, c.subject, c.grade_band): c for c in cells}
+    tables = [
+        {
+            "region": r,
+            "label": labels.get(r, r),
+            "configured": r in snapshot.rules,
+            "rows": [
+                {"subject": label, "cells": [by_key[(r, subject, band)] for band in GradeBand.values]}
+                for subject, label in Subject.choices
+            ],
+        }
+        for r in regions
+    ]
+    gaps = coverage.gaps
+    unconfigured = [labels[r] for r in coverage.unconfigured_regions]
+    return TemplateResponse(
+        request,
+        "admin/policies/coverage.html",
+        _context(
+            request,
+            "Coverage map",
+            form=form,
+            tables=tables,
+            grade_bands=GradeBand.choices,
+            gaps=gaps,
+            cell_count=len(cells),
+            unconfigured=unconfigured if not region else [],
+            level_labels=LEVEL_LABELS,
+            snapshot_version=snapshot.version,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        ),
+    )

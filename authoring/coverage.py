@@ -1,0 +1,126 @@
+"""Coverage what-ifs: the contexts an authoring change would leave with no compliant provider.
+
+Pure: it compares the coverage grid (`policies.selectors.coverage_grid`, the same engine as
+`POST /dispatch`) of today's snapshot with that of a what-if snapshot (today's with one provider,
+rule or policy replaced or removed), which is how authoring shows what a change would cost
+before it is saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
+from policies.selectors import coverage_grid
+from vocabulary import Region
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageLoss:
+    """A context that resolves today and would have no compliant provider after a change."""
+
+    subject: str
+    grade_band: str
+    region: str
+    provider_slug: str  # what serves it today
+    policy_name: str
+    refusal_detail: str  # why it would be refused
+
+    def __str__(self) -> str:
+        return (
+            f"{self.subject} / {self.grade_band} / {self.region} (today {self.provider_slug} via "
+            f"{self.policy_name!r}; after: {self.refusal_detail})"
+        )
+
+
+def coverage_losses(before: Snapshot, after: Snapshot) -> list[CoverageLoss]:
+    """Contexts covered in `before` that `after` leaves without a compliant provider."""
+    regions = [r for r in Region.values if r in before.rules]
+    after_cells = {(c.subject, c.grade_band, c.region): c for c in coverage_grid(after, regions=regions)}
+    losses: list[CoverageLoss] = []
+    for cell in coverage_grid(before, regions=regions):
+        later = after_cells[(cell.subject, cell.grade_band, cell.region)]
+        if cell.covered and not later.covered:
+            losses.append(
+                CoverageLoss(
+                    subject=cell.subject,
+                    grade_band=cell.grade_band,
+                    region=cell.region,
+                    provider_slug=cell.provider_slug or "",
+                    policy_name=cell.policy_name or "",
+                    refusal_detail=later.refusal_detail,
+                )
+            )
+    return losses
+
+
+def snapshot_with_provider(snapshot: Snapshot, provider: ProviderSpec) -> Snapshot:
+    """A what-if snapshot where `provider` (by id) is replaced or added."""
+    providers = {**snapshot.providers, provider.id: provider}
+    return Snapshot(providers=providers, policies=snapshot.policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
+    """A what-if snapshot where the routing rule of `rule.region` is replaced or added."""
+    rules = {**snapshot.rules, rule.region: rule}
+    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> Snapshot:
+    """A what-if snapshot where the given policies are inactive."""
+    drop = set(policy_ids)
+    policies = tuple(p for p in snapshot.policies if p.id not in drop)
+    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_with_policy(snapshot: Snapshot, policy_id: str, policy: PolicySpec | None) -> Snapshot:
+    """A what-if snapshot where policy `policy_id` is replaced by `policy` (None: inactive or gone)."""
+    policies = tuple(p for p in snapshot.policies if p.id != policy_id) + ((policy,) if policy else ())
+    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+
+
+def snapshot_without_rule(snapshot: Snapshot, region: str) -> Snapshot:
+    """A what-if snapshot where `region` has no routing rule (so nothing may serve it)."""
+    rules = {r: rule for r, rule in snapshot.rules.items() if r != region}
+    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:
+    """A what-if snapshot where provider `provider_id` is gone: it serves nothing and no rule lists it."""
+    providers = dict(snapshot.providers)
+    if provider_id in providers:
+        providers[provider_id] = dataclasses.replace(providers[provider_id], active=False)
+    rules = {
+        region: dataclasses.replace(
+            rule,
+            allowed_providers=rule.allowed_providers - {provider_id},
+            blocked_providers=rule.blocked_providers - {provider_id},
+        )
+        for region, rule in snapshot.rules.items()
+    }
+    return Snapshot(providers=providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+LOSS_SHOWN = 6  # contexts listed per region in a message; the rest are counted
+
+
+def coverage_losses_message(losses: Sequence[CoverageLoss], *, confirm: str = "Confirm coverage loss") -> str:
+    """One sentence per region naming the contexts a change leaves uncovered, and how to go on."""
+    by_region: dict[str, list[CoverageLoss]] = {}
+    for loss in losses:
+        by_region.setdefault(loss.region, []).append(loss)
+    parts = []
+    for region, items in by_region.items():
+        names = [f"{item.subject}/{item.grade_band}" for item in items]
+        shown = ", ".join(names[:LOSS_SHOWN]) + (
+            f" and {len(names) - LOSS_SHOWN} more" if len(names) > LOSS_SHOWN else ""
+        )
+        today = ", ".join(sorted({item.provider_slug for item in items}))
+        parts.append(f"{region}: {len(items)} ({shown}; served today by {today})")
+    return (
+        f"This change leaves {len(losses)} context(s) with no compliant provider. {'; '.join(parts)}. "
+        f"Requests for them would be refused ({losses[0].refusal_detail}). Tick “{confirm}” to go on "
+        "anyway, or change the policies or rules first."
+    )

@@ -1,0 +1,108 @@
+"""The shape of a policy-as-code document (PRODUCT.md, "Policy as code"): one serializer per entry.
+
+Shape only: unknown keys, wrong types and values outside the vocabulary are refused here, naming
+the key. Cross-references (slugs) and the authoring rules are checked by authoring.documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from common.fields import NoNulText, StrictSerializer, choice_field
+from vocabulary import Framework, GradeBand, Region, Subject
+
+SECTIONS = ("providers", "templates", "regions", "policies")
+
+
+def _strict_dict(value: Any, keys: dict[str, Any], *, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError(f"Must be a mapping with {', '.join(keys)}.")
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise serializers.ValidationError(f"Unknown key(s) {', '.join(unknown)}; allowed: {', '.join(keys)}.")
+    for key, kind in keys.items():
+        if key in value and (not isinstance(value[key], kind) or isinstance(value[key], bool) or value[key] < 0):
+            raise serializers.ValidationError(f"{name}.{key} must be a non-negative number.")
+    return value
+
+
+class ProviderEntry(StrictSerializer):
+    slug = serializers.SlugField(max_length=64)
+    name = NoNulText(max_length=120)
+    vendor = NoNulText(max_length=80, required=False, allow_blank=True)
+    model_name = NoNulText(max_length=120, required=False, allow_blank=True)
+    endpoint_url = serializers.URLField(max_length=500)
+    hosting_regions = serializers.ListField(child=choice_field(Region), required=False)
+    compliance_frameworks = serializers.ListField(child=choice_field(Framework), required=False)
+    encryption = serializers.JSONField(required=False)
+    active = serializers.BooleanField(required=False)
+    rate_limits = serializers.JSONField(required=False)
+    cost = serializers.JSONField(required=False)
+
+    def validate_encryption(self, value: Any) -> dict[str, bool]:
+        if isinstance(value, bool):
+            return {"in_transit": value, "at_rest": value}
+        if (
+            isinstance(value, dict)
+            and set(value) == {"in_transit", "at_rest"}
+            and all(isinstance(v, bool) for v in value.values())
+        ):
+            return value
+        raise serializers.ValidationError("Must be true/false, or {in_transit: true/false, at_rest: true/false}.")
+
+    def validate_rate_limits(self, value: Any) -> dict[str, Any]:
+        value = _strict_dict(value, {"requests_per_minute": int, "tokens_per_minute": int}, name="rate_limits")
+        if any(v == 0 for v in value.values()):
+            raise serializers.ValidationError("Rate limits must be positive.")
+        return value
+
+    def validate_cost(self, value: Any) -> dict[str, Any]:
+        return _strict_dict(
+            value, {"per_1k_input_tokens": (int, float), "per_1k_output_tokens": (int, float)}, name="cost"
+        )
+
+
+class TemplateEntry(StrictSerializer):
+    slug = serializers.SlugField(max_length=64)
+    name = NoNulText(max_length=120)
+    subject = choice_field(Subject, required=False, allow_null=True, allow_blank=True)
+    grade_band = choice_field(GradeBand, required=False, allow_null=True, allow_blank=True)
+    body = NoNulText(trim_whitespace=False)
+    version = serializers.IntegerField(min_value=1, required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class RegionEntry(StrictSerializer):
+    region = choice_field(Region)
+    data_center = NoNulText(max_length=120)
+    data_residency_required = serializers.BooleanField(required=False)
+    encryption_required = serializers.BooleanField(required=False)
+    audit_logging_required = serializers.BooleanField(required=False)
+    allowed_providers = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
+    blocked_providers = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
+    compliance_frameworks = serializers.ListField(child=choice_field(Framework), required=False)
+
+
+class PolicyEntry(StrictSerializer):
+    name = NoNulText(max_length=160)
+    subject = choice_field(Subject, required=False, allow_null=True, allow_blank=True)
+    grade_band = choice_field(GradeBand, required=False, allow_null=True, allow_blank=True)
+    region = choice_field(Region, required=False, allow_null=True, allow_blank=True)
+    primary_provider_id = serializers.SlugField(max_length=64)
+    fallback_provider_ids = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
+    template_ids = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
+    moderation_threshold = serializers.DecimalField(max_digits=6, decimal_places=3, required=False)
+    allow_teacher_override = serializers.BooleanField(required=False)
+    priority = serializers.IntegerField(required=False, min_value=-(2**31), max_value=2**31 - 1)
+    active = serializers.BooleanField(required=False)
+
+
+ENTRY_SERIALIZERS: dict[str, type[StrictSerializer]] = {
+    "providers": ProviderEntry,
+    "templates": TemplateEntry,
+    "regions": RegionEntry,
+    "policies": PolicyEntry,
+}
+ENTRY_KEYS = {"providers": "slug", "templates": "slug", "regions": "region", "policies": "name"}
