@@ -11,7 +11,7 @@ What must stay true:
 - Rows purged by the retention purge are allowed to be missing below the purge's signed
   `through_id`; rows that remain there are still checked.
 - A replay (policies.services) serves a stored row only if `row_intact`.
-Limits (README "Database roles"): the service role cannot change or delete rows (audit/roles.py),
+Limits (docs/security.md "Database roles"): the service role cannot change or delete rows (audit/roles.py),
 but the owner role or a superuser can delete rows newer than the last checkpoint without trace
 until sealed; whoever holds the key (the application) can forge; removing the newest checkpoints
 together with their rows is only caught against an externally kept head.

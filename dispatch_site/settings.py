@@ -133,7 +133,7 @@ DB_OUTAGE_HOLD_SECONDS = float(os.environ.get("DB_OUTAGE_HOLD_SECONDS", "1"))
 if os.environ.get("DATABASE_TEST_NAME"):
     _database["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 DATABASES = {"default": _database}
-# Two PostgreSQL roles (README "Security and access"): DATABASE_URL is the service's role, which
+# Two PostgreSQL roles (docs/security.md): DATABASE_URL is the service's role, which
 # may not change or delete audit rows; DATABASE_OWNER_URL, when set, is the role that owns the
 # tables: `migrate` (which then grants the service its privileges) and the audit commands
 # (`verify_audit_log`, `purge_dispatch_logs`) use it through the "owner" alias. Unset, one role
@@ -243,7 +243,7 @@ SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", Tr
 # loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
 SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
 
-# Access and abuse limits (README "Security and access").
+# Access and abuse limits (docs/security.md).
 API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within
 # After a Redis failure every user of Redis leaves it alone this long (common/redis_client.py):
@@ -296,7 +296,7 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Audit trail (README "Audit and analytics"). AUDIT_HMAC_KEY signs every audit row and checkpoint;
+# Audit trail (docs/security.md, "The audit trail"). AUDIT_HMAC_KEY signs every audit row and checkpoint;
 # unset, it is derived from SECRET_KEY (so rotating SECRET_KEY would then invalidate old rows).
 AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 # Rows younger than this (seconds) are not yet sealed into checkpoints or folded into rollups,

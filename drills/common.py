@@ -22,7 +22,7 @@ Record = dict[str, Any]
 # Every timing bound a drill checks is what the server's own settings promise plus this margin, for
 # a loaded 2-core machine (a bare 5 s bound at RATE_LIMIT_REDIS_RETRY's edge was missed at 5.4 s).
 MARGIN_S = 5.0
-# dispatch_site/outage.py: a worker holding an outage tries one direct connection with this timeout.
+# common/outage.py: a worker holding an outage tries one direct connection with this timeout.
 OUTAGE_TRIAL_CONNECT_S = 1.0
 
 # Contexts the load sends; each drill keeps those the seeded world accepts (checked at start).

@@ -1,6 +1,6 @@
 """The demo teacher: teaches in us_east and eu_west, so the form offers two regions and eu_west's
 blocked `us-only-provider` can be tried (and refused). The demo API client may act for them (and
-only them), so the README's override example works.
+only them), so the documented override example (docs/api.md) works.
 
 Created only when no user has the demo teacher's username; an existing account (its password,
 profile, regions, whether it is active) is never changed (issue 12, finding 4).

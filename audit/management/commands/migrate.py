@@ -1,4 +1,4 @@
-"""`migrate`, run as the owner role when DATABASE_OWNER_URL is set (README "Security and access").
+"""`migrate`, run as the owner role when DATABASE_OWNER_URL is set (docs/security.md).
 
 Django's own command, with two differences that only matter with two roles: `--database`
 defaults to the owner's alias, and the ORM of data migrations follows it (audit.roles). After

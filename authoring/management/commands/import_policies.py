@@ -29,7 +29,7 @@ def document_load(path: str) -> Any:
 
 
 class Command(BaseCommand):
-    help = "Apply a policy document (JSON or YAML; see README 'Policy as code'), all or nothing."
+    help = "Apply a policy document (JSON or YAML; see docs/administration.md 'Policy as code'), all or nothing."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="the document (.json, or YAML otherwise)")
