@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from common.errors import DispatchError
-from policies.engine import Snapshot, available_providers
+from policies.engine import Snapshot, available_providers, why_not
 from policies.engine.types import policy_level
 from policies.models import DispatchPolicy
 from providers.models import ModelProvider
@@ -126,7 +126,7 @@ def chain_region_problems(*, region: str, chain: Sequence[str], snapshot: Snapsh
         return {"region": [f"{region} has no regional routing rule, so no provider may serve it: add its rule first."]}
     reasons: list[str] = []
     for provider_id in chain:
-        why = snapshot.why_not(provider_id, region)
+        why = why_not(snapshot, provider_id, region)
         if why is None:
             return {}
         reasons.append(why[1])

@@ -37,7 +37,7 @@ from audit.models import DispatchLog, Outcome
 from audit.services import dispatch_log_insert, dispatch_log_stored
 from common.counters import DeferredHit
 from common.errors import IdempotencyConflict, ReplayNotCompliant
-from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
+from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override, why_not
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
 from providers.limits import dispatch_admit
@@ -167,7 +167,7 @@ def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapsho
             extra={"request_id": str(request_id)},
         )
     if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
-        why = snapshot.why_not(str(stored["provider_id"]), stored["region"])
+        why = why_not(snapshot, str(stored["provider_id"]), stored["region"])
         if why is not None:
             raise ReplayNotCompliant(
                 f"the stored decision for request_id {request_id} named a provider that may no longer "

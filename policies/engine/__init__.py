@@ -5,7 +5,8 @@ touches the ORM, an HTTP request, settings or the clock, so the API, the admin s
 teacher form all get the same answer for the same snapshot.
 """
 
-from policies.engine.resolve import available_providers, resolve, resolve_override
+from policies.engine.compliance import ProviderSpec, RegionRule
+from policies.engine.resolve import available_providers, resolve, resolve_override, why_not
 from policies.engine.types import (
     LEVELS,
     Decision,
@@ -13,8 +14,6 @@ from policies.engine.types import (
     OverrideRequest,
     PassedOver,
     PolicySpec,
-    ProviderSpec,
-    RegionRule,
     Snapshot,
 )
 
@@ -31,4 +30,5 @@ __all__ = [
     "available_providers",
     "resolve",
     "resolve_override",
+    "why_not",
 ]

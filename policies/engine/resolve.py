@@ -1,5 +1,8 @@
 """resolve(context, snapshot) -> Decision: the resolution rules of the product, in one place.
 
+Compliance itself (may this provider serve this region?) is judged once per snapshot
+(`policies.engine.compliance`); resolution reads that judgement (`why_not`).
+
 1. Candidate policies: exact (subject + grade band + region), then subject + grade band, then
    subject only, then the default policy; within a level, higher priority first.
 2. Each candidate's chain (primary, then fallbacks in order) is checked against the region's
@@ -16,16 +19,21 @@ An override is checked against the decision the same context would get without i
 must be authorised to act for the teacher (first, so a caller that is not learns nothing about the
 teacher, not even whether they exist), the teacher must be known and teach in the region (who may
 ask comes before what is asked), the policy must allow overrides, the justification must be
-meaningful (at least 20 visible characters, `policies.engine.text`), and the provider must be
+meaningful (at least 20 visible characters, `visible_length`), and the provider must be
 compliant in the region. A provider blocked in a region is never returned for that region.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+import unicodedata
+from collections.abc import Iterator, Set
 
-from policies.engine.text import visible_length
+from policies.engine.compliance import REASON_UNKNOWN, ProviderSpec
 from policies.engine.types import (
+    LEVEL_DEFAULT,
+    LEVEL_EXACT,
+    LEVEL_SUBJECT,
+    LEVEL_SUBJECT_GRADE,
     MIN_JUSTIFICATION_LENGTH,
     REASON_NO_COMPLIANT_PROVIDER,
     REASON_RATE_LIMITED,
@@ -43,7 +51,7 @@ from policies.engine.types import (
     DispatchContext,
     OverrideRequest,
     PassedOver,
-    ProviderSpec,
+    PolicySpec,
     Snapshot,
 )
 
@@ -72,6 +80,31 @@ def resolve(
     return _walk(context, snapshot, saturated)
 
 
+def candidate_policies(context: DispatchContext, snapshot: Snapshot) -> Iterator[tuple[str, PolicySpec]]:
+    """Active policies that match `context` (rule 1), most specific level first, then by priority;
+    lazily: resolution usually stops at the first one."""
+    shapes = (
+        (LEVEL_EXACT, (context.subject, context.grade_band, context.region)),
+        (LEVEL_SUBJECT_GRADE, (context.subject, context.grade_band, "")),
+        (LEVEL_SUBJECT, (context.subject, "", "")),
+        (LEVEL_DEFAULT, ("", "", "")),
+    )
+    for level, shape in shapes:
+        for policy in snapshot.by_shape.get(shape, ()):
+            yield level, policy
+
+
+def why_not(snapshot: Snapshot, provider_id: str, region: str) -> tuple[str, str] | None:
+    """Why a provider may not serve a region (code, detail), or None when it may: the snapshot's
+    judgement (`Snapshot.noncompliance`), or why there is none to read."""
+    table = snapshot.noncompliance.get(region)
+    if table is None:
+        return REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"
+    if provider_id not in table:
+        return REASON_UNKNOWN, f"provider {provider_id} does not exist"
+    return table[provider_id]
+
+
 def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> Decision:
     """Walk the candidates in order to the first compliant, unsaturated provider."""
     rule = snapshot.rules.get(context.region)
@@ -84,11 +117,11 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
     table = snapshot.noncompliance[context.region]
     passed: list[PassedOver] = []
     candidates = 0
-    for level, policy in snapshot.iter_candidates(context):
+    for level, policy in candidate_policies(context, snapshot):
         candidates += 1
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
-            why = table.get(provider_id, ("provider_unknown", f"provider {provider_id} does not exist"))
+            why = table.get(provider_id, (REASON_UNKNOWN, f"provider {provider_id} does not exist"))
             if why is None and provider_id in saturated:
                 slug = provider.slug if provider else provider_id
                 why = (REASON_RATE_LIMITED, f"{slug} is at its rate limit")
@@ -106,7 +139,7 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                     kind="provider",
                     id=provider_id,
                     name=provider.slug if provider else provider_id,
-                    reason=why[0] if why else "provider_unknown",
+                    reason=why[0] if why else REASON_UNKNOWN,
                     detail=why[1] if why else "",
                     policy_id=policy.id,
                 )
@@ -192,7 +225,7 @@ def resolve_override(
         return _refuse(
             base, override, REFUSAL_OVERRIDE_PROVIDER_UNKNOWN, f"no provider has id or slug {override.provider_id!r}"
         )
-    why = snapshot.why_not(provider.id, context.region)
+    why = why_not(snapshot, provider.id, context.region)
     if why is None and provider.id in saturated:
         why = (REASON_RATE_LIMITED, f"{provider.slug} is at its rate limit")
     if why is not None:
@@ -205,6 +238,28 @@ def resolve_override(
         passed_over=base.passed_over,
         override=override,
         region_rule=base.region_rule,
+    )
+
+
+# Letters and symbols (categories Lo, So) that render as nothing or as a blank.
+BLANK_GRAPHICS = frozenset({"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"})
+
+
+def visible_length(text: str) -> int:
+    """How long a justification is, in characters a reader can see.
+
+    Counted: every character except whitespace (Unicode's, including no-break and ideographic
+    spaces), control and format characters (category C*: zero-width spaces and joiners, direction
+    marks, soft hyphens, tags, byte-order marks, unassigned and private-use code points), combining
+    marks (category M*: they only decorate a character that is counted on its own) and the letters
+    and symbols Unicode draws as blanks (Hangul fillers, the blank Braille pattern). So twenty
+    invisible or blank characters are a justification of length 0, and "café" written with a
+    combining accent is 4 like its precomposed form.
+    """
+    return sum(
+        1
+        for char in text
+        if not char.isspace() and char not in BLANK_GRAPHICS and unicodedata.category(char)[0] not in "CMZ"
     )
 
 
@@ -231,7 +286,7 @@ def available_providers(snapshot: Snapshot, region: str) -> tuple[list[ProviderS
     available: list[ProviderSpec] = []
     unavailable: list[PassedOver] = []
     for provider in sorted(snapshot.providers.values(), key=lambda p: (p.name, p.slug)):
-        why = snapshot.why_not(provider.id, region)
+        why = why_not(snapshot, provider.id, region)
         if why is None:
             available.append(provider)
         else:

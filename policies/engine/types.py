@@ -1,17 +1,20 @@
-"""Frozen value types the engine works on.
+"""Frozen value types the engine works on: data and the indexes built over it, no rules.
 
 A `Snapshot` is built once from the database (see `policies.snapshot`) and then shared by every
-request of a worker. It pre-computes, per region, whether each provider is compliant, and
-indexes the active policies by their exact shape. Resolution compiles each context once per
-snapshot (the walk down its candidates, with no provider at its rate limit) and keeps the
-result in `compiled`, so a warm resolve is one dictionary lookup whatever the number of policies.
+request of a worker. It judges, per region, whether each provider is compliant (the rules are
+`policies.engine.compliance`'s), and indexes the active policies by their exact shape. Resolution
+(`policies.engine.resolve`) compiles each context once per snapshot (the walk down its
+candidates, with no provider at its rate limit) and keeps the result in `compiled`, so a warm
+resolve is one dictionary lookup whatever the number of policies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from policies.engine.compliance import ProviderSpec, RegionRule, provider_noncompliance
 
 # Resolution levels, most specific first. A policy's level follows from which of its
 # subject / grade band / region are set ("" means "any").
@@ -21,14 +24,7 @@ LEVEL_SUBJECT = "subject"
 LEVEL_DEFAULT = "default"
 LEVELS: tuple[str, ...] = (LEVEL_EXACT, LEVEL_SUBJECT_GRADE, LEVEL_SUBJECT, LEVEL_DEFAULT)
 
-# Why a provider is passed over in a region (machine-readable codes).
-REASON_UNKNOWN = "provider_unknown"
-REASON_INACTIVE = "provider_inactive"
-REASON_BLOCKED = "blocked_in_region"
-REASON_NOT_ALLOWED = "not_in_allowed_list"
-REASON_RESIDENCY = "not_hosted_in_region"
-REASON_ENCRYPTION = "encryption_required"
-REASON_FRAMEWORK = "missing_compliance_framework"
+# Why a provider is passed over besides compliance (whose codes are `compliance.REASON_*`).
 REASON_RATE_LIMITED = "rate_limited"
 # Why a policy is passed over.
 REASON_NO_COMPLIANT_PROVIDER = "no_compliant_provider_in_chain"
@@ -86,34 +82,6 @@ class OverrideRequest:
     client_authorised: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    id: str
-    slug: str
-    name: str
-    endpoint_url: str
-    hosting_regions: frozenset[str]
-    compliance_frameworks: frozenset[str]
-    encrypts: bool
-    active: bool
-    requests_per_minute: int
-    tokens_per_minute: int
-    cost_per_1k_input: float
-    cost_per_1k_output: float
-
-
-@dataclass(frozen=True, slots=True)
-class RegionRule:
-    region: str
-    data_center: str
-    data_residency_required: bool
-    encryption_required: bool
-    audit_logging_required: bool
-    allowed_providers: frozenset[str]  # provider ids; empty means any
-    blocked_providers: frozenset[str]
-    compliance_frameworks: frozenset[str]
-
-
 class PolicySpec(NamedTuple):
     """An active policy. A NamedTuple, not a frozen dataclass like its neighbours: a snapshot holds
     one per policy and a worker makes 10,000 of them on every authoring change (about a third of
@@ -138,26 +106,6 @@ class PolicySpec(NamedTuple):
     @property
     def chain(self) -> tuple[str, ...]:
         return (self.primary_provider_id, *self.fallback_provider_ids)
-
-
-def provider_noncompliance(provider: ProviderSpec | None, rule: RegionRule) -> tuple[str, str] | None:
-    """Why `provider` may not serve `rule.region` (code, detail), or None when it may."""
-    if provider is None:
-        return REASON_UNKNOWN, "the provider does not exist"
-    if not provider.active:
-        return REASON_INACTIVE, f"{provider.slug} is inactive"
-    if provider.id in rule.blocked_providers:
-        return REASON_BLOCKED, f"{provider.slug} is blocked in {rule.region}"
-    if rule.allowed_providers and provider.id not in rule.allowed_providers:
-        return REASON_NOT_ALLOWED, f"{provider.slug} is not in {rule.region}'s allowed providers"
-    if rule.data_residency_required and rule.region not in provider.hosting_regions:
-        return REASON_RESIDENCY, f"{rule.region} requires data residency; {provider.slug} is not hosted there"
-    if rule.encryption_required and not provider.encrypts:
-        return REASON_ENCRYPTION, f"{rule.region} requires encryption; {provider.slug} does not encrypt"
-    missing = rule.compliance_frameworks - provider.compliance_frameworks
-    if missing:
-        return REASON_FRAMEWORK, f"{rule.region} requires {', '.join(sorted(missing))}; {provider.slug} lacks it"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,31 +148,6 @@ class Snapshot:
     def provider(self, key: str) -> ProviderSpec | None:
         """A provider by id or slug."""
         return self.providers.get(key) or self.by_slug.get(key)
-
-    def candidates(self, context: DispatchContext) -> list[tuple[str, PolicySpec]]:
-        """Active policies that match `context`, most specific level first, then by priority."""
-        return list(self.iter_candidates(context))
-
-    def iter_candidates(self, context: DispatchContext) -> Iterator[tuple[str, PolicySpec]]:
-        """Like `candidates`, lazily: resolution usually stops at the first one."""
-        shapes = (
-            (LEVEL_EXACT, (context.subject, context.grade_band, context.region)),
-            (LEVEL_SUBJECT_GRADE, (context.subject, context.grade_band, "")),
-            (LEVEL_SUBJECT, (context.subject, "", "")),
-            (LEVEL_DEFAULT, ("", "", "")),
-        )
-        for level, shape in shapes:
-            for policy in self.by_shape.get(shape, ()):
-                yield level, policy
-
-    def why_not(self, provider_id: str, region: str) -> tuple[str, str] | None:
-        """Why a provider may not serve a region, from the precomputed table."""
-        table = self.noncompliance.get(region)
-        if table is None:
-            return REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"
-        if provider_id not in table:
-            return REASON_UNKNOWN, f"provider {provider_id} does not exist"
-        return table[provider_id]
 
 
 @dataclass(frozen=True, slots=True)

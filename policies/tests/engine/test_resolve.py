@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 
 from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
-from policies.engine.types import (
-    MIN_JUSTIFICATION_LENGTH,
+from policies.engine.compliance import (
     REASON_BLOCKED,
     REASON_ENCRYPTION,
     REASON_FRAMEWORK,
     REASON_INACTIVE,
-    REASON_NO_COMPLIANT_PROVIDER,
     REASON_NOT_ALLOWED,
-    REASON_RATE_LIMITED,
     REASON_RESIDENCY,
+)
+from policies.engine.types import (
+    MIN_JUSTIFICATION_LENGTH,
+    REASON_NO_COMPLIANT_PROVIDER,
+    REASON_RATE_LIMITED,
     REFUSAL_JUSTIFICATION,
     REFUSAL_NO_COMPLIANT_PROVIDER,
     REFUSAL_NO_POLICY,
