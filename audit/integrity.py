@@ -1,4 +1,8 @@
-"""Tamper evidence for the audit log: signed rows, signed checkpoints, and their verification.
+"""Tamper evidence for the audit log as a whole: signed checkpoints and purge records, and the
+verification of every row, checkpoint and purge.
+
+One row is signed by the service that writes it (`audit.services`: `row_digest`, `row_intact`,
+and the key and canonical form used here too).
 
 What must stay true:
 - Every row's `digest` is HMAC-SHA256(AUDIT_HMAC_KEY, canonical content), computed in Python
@@ -20,11 +24,9 @@ together with their rows is only caught against an externally kept head.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,79 +38,7 @@ from django.utils import timezone
 
 from audit.models import AuditCheckpoint, AuditPurge, DispatchLog
 from audit.roles import owner_alias
-
-DIGEST_VERSION = "v1"
-# The signed content (v1): every column but the surrogate id (assigned by the database) and the
-# digest. Fixed, not derived from the model: a column added later must not change old digests
-# (sign it under a new DIGEST_VERSION instead).
-DIGEST_FIELDS = (
-    "request_id",
-    "client_ref",
-    "created_at",
-    "fingerprint",
-    "subject",
-    "grade_band",
-    "region",
-    "outcome",
-    "status_code",
-    "refusal_code",
-    "level",
-    "policy_id",
-    "provider_id",
-    "is_override",
-    "override_provider_ref",
-    "override_reason",
-    "teacher_id",
-    "snapshot_version",
-    "decision_us",
-    "response",
-)
-
-
-def audit_key() -> bytes:
-    return _derive_key(settings.AUDIT_HMAC_KEY, settings.SECRET_KEY)
-
-
-@functools.lru_cache(maxsize=4)
-def _derive_key(configured: str, secret: str) -> bytes:
-    if configured:
-        return configured.encode()
-    return hmac.new(secret.encode(), b"model-dispatch audit log v1", hashlib.sha256).digest()
-
-
-_PLAIN = (str, int, bool, type(None))
-
-
-def _canonical(value: Any) -> Any:
-    if type(value) in _PLAIN:
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return str(value)
-
-
-def _sign(payload: str) -> str:
-    return hmac.digest(audit_key(), payload.encode(), "sha256").hex()
-
-
-def row_digest_values(values: dict[str, Any]) -> str:
-    content = [DIGEST_VERSION, *(_canonical(values[name]) for name in DIGEST_FIELDS)]
-    return _sign(json.dumps(content, separators=(",", ":"), ensure_ascii=False))
-
-
-def row_intact(values: dict[str, Any]) -> bool:
-    """Whether a row read back with `.values("digest", *DIGEST_FIELDS)` matches its digest."""
-    return hmac.compare_digest(values["digest"], row_digest_values(values))
-
-
-def row_digest(log: DispatchLog) -> str:
-    """The HMAC of an audit row's content (normalised so a row read back gives the same digest)."""
-    values = {name: getattr(log, name) for name in DIGEST_FIELDS}
-    if isinstance(values["request_id"], str):
-        values["request_id"] = uuid.UUID(values["request_id"])
-    return row_digest_values(values)
+from audit.services import DIGEST_FIELDS, DIGEST_VERSION, audit_canonical, audit_sign, row_intact
 
 
 def checkpoint_signature(cp: AuditCheckpoint) -> str:
@@ -121,24 +51,24 @@ def checkpoint_signature(cp: AuditCheckpoint) -> str:
         cp.id_runs,
         cp.chain,
         cp.row_tags,
-        _canonical(cp.max_created_at),
-        _canonical(cp.created_at),
+        audit_canonical(cp.max_created_at),
+        audit_canonical(cp.created_at),
         cp.prev_signature,
     ]
-    return _sign("checkpoint:" + json.dumps(content, separators=(",", ":")))
+    return audit_sign("checkpoint:" + json.dumps(content, separators=(",", ":")))
 
 
 def purge_signature(purge: AuditPurge) -> str:
     content = [
         DIGEST_VERSION,
-        _canonical(purge.started_at),
+        audit_canonical(purge.started_at),
         purge.older_than_days,
-        _canonical(purge.cutoff),
+        audit_canonical(purge.cutoff),
         purge.through_id,
         purge.through_checkpoint,
         purge.requested_by,
     ]
-    return _sign("purge:" + json.dumps(content, separators=(",", ":")))
+    return audit_sign("purge:" + json.dumps(content, separators=(",", ":")))
 
 
 def settled_upto(after_id: int, *, using: str = DEFAULT_DB_ALIAS) -> int:

@@ -1,8 +1,10 @@
 """The audit trail's writers: the signed dispatch row, and the outcome reported for it.
 
-`dispatch_log_insert` writes a decision's row, signed (its HMAC digest, `audit.integrity`), in the
-one statement that also settles idempotency; `dispatch_log_stored` reads a stored row back for a
-replay, only if it still matches its digest. No model method signs: the row is signed here.
+`dispatch_log_insert` signs a decision's row (`row_digest`: HMAC-SHA256 with the audit key over
+the row's canonical content) and writes it in the one statement that also settles idempotency;
+`dispatch_log_stored` reads a stored row back for a replay, only if it still matches its digest
+(`row_intact`). No model method signs: the row is signed here, by the service that writes it.
+Checkpoints, purge records and the verifier of the whole log are `audit.integrity`'s.
 
 outcome_report(): record how the LLM call of one dispatch went, once, and roll it up atomically.
 Rules that must stay true:
@@ -24,18 +26,22 @@ Rules that must stay true:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import hmac
+import json
 import logging
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework import status
 
 from audit.instruments import outcome_observe, tampered_row_observe
-from audit.integrity import DIGEST_FIELDS, row_digest, row_intact
 from audit.models import (
     LATENCY_BOUNDS_MS,
     DispatchLog,
@@ -51,6 +57,86 @@ from providers.limits import provider_tokens_add
 from providers.models import ModelProvider
 
 logger = logging.getLogger("audit.integrity")
+
+# --- one row's signature ------------------------------------------------------------------------
+
+DIGEST_VERSION = "v1"
+# The signed content (v1): every column but the surrogate id (assigned by the database) and the
+# digest. Fixed, not derived from the model: a column added later must not change old digests
+# (sign it under a new DIGEST_VERSION instead).
+DIGEST_FIELDS = (
+    "request_id",
+    "client_ref",
+    "created_at",
+    "fingerprint",
+    "subject",
+    "grade_band",
+    "region",
+    "outcome",
+    "status_code",
+    "refusal_code",
+    "level",
+    "policy_id",
+    "provider_id",
+    "is_override",
+    "override_provider_ref",
+    "override_reason",
+    "teacher_id",
+    "snapshot_version",
+    "decision_us",
+    "response",
+)
+
+
+def audit_key() -> bytes:
+    return _derive_key(settings.AUDIT_HMAC_KEY, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derive_key(configured: str, secret: str) -> bytes:
+    if configured:
+        return configured.encode()
+    return hmac.new(secret.encode(), b"model-dispatch audit log v1", hashlib.sha256).digest()
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def audit_canonical(value: Any) -> Any:
+    """A value as it is signed: the same whether it comes from a model or from a row read back."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return str(value)
+
+
+def audit_sign(payload: str) -> str:
+    """HMAC-SHA256 of `payload` with the audit key (rows here; checkpoints and purges in audit.integrity)."""
+    return hmac.digest(audit_key(), payload.encode(), "sha256").hex()
+
+
+def row_digest_values(values: dict[str, Any]) -> str:
+    content = [DIGEST_VERSION, *(audit_canonical(values[name]) for name in DIGEST_FIELDS)]
+    return audit_sign(json.dumps(content, separators=(",", ":"), ensure_ascii=False))
+
+
+def row_intact(values: dict[str, Any]) -> bool:
+    """Whether a row read back with `.values("digest", *DIGEST_FIELDS)` matches its digest."""
+    return hmac.compare_digest(values["digest"], row_digest_values(values))
+
+
+def row_digest(log: DispatchLog) -> str:
+    """The HMAC of an audit row's content (normalised so a row read back gives the same digest)."""
+    values = {name: getattr(log, name) for name in DIGEST_FIELDS}
+    if isinstance(values["request_id"], str):
+        values["request_id"] = uuid.UUID(values["request_id"])
+    return row_digest_values(values)
+
+
+# --- the dispatch row ---------------------------------------------------------------------------
 
 
 def dispatch_log_insert(*, log: DispatchLog) -> bool:

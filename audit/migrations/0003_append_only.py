@@ -26,7 +26,7 @@ DROP FUNCTION IF EXISTS dispatch_logs_append_only();
 
 
 def forwards(apps, schema_editor):
-    from audit.integrity import DIGEST_FIELDS, row_digest_values
+    from audit.services import DIGEST_FIELDS, row_digest_values
 
     connection = schema_editor.connection
     Log = apps.get_model("audit", "DispatchLog")

@@ -32,8 +32,7 @@ def test_orm_refuses_to_update_or_delete_a_row(providers):
 
 
 def test_the_service_that_writes_a_row_signs_it_and_the_model_refuses_an_unsigned_one(providers):
-    from audit.integrity import row_digest
-    from audit.services import dispatch_log_insert
+    from audit.services import dispatch_log_insert, row_digest
 
     fields = dict(
         created_at=log_make().created_at,

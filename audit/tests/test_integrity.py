@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from audit.integrity import Problem, VerifyReport, audit_log_verify, checkpoint_seal, row_digest
+from audit.integrity import Problem, VerifyReport, audit_log_verify, checkpoint_seal
 from audit.models import AuditCheckpoint, DispatchLog
 from audit.roles import owner_alias
+from audit.services import row_digest
 from audit.tests.factories import log_make, tamper
 
 # Committed rows: sealing runs as the owner role, on its own connection (with two roles).
