@@ -3,7 +3,9 @@ status every surface maps it to (JSON for the API, a form error on pages, a mess
 
 Every API error has the shape {"error": {"code", "message", "fields"?}}; `fields` maps a field
 name to what was wrong with it and, for choices, the allowed values (`error_body`). The API's
-exception handler (`api.errors`) is the one place these become responses.
+exception handler (`api.errors`) is the one place these become responses. An error only one
+service raises may be defined beside it (`providers.limits.ClientThrottled`, `audit.services`,
+`clients.services`); it is still a `DispatchError`, answered the same way.
 """
 
 from __future__ import annotations
@@ -49,19 +51,6 @@ class AuditRowTampered(DispatchError):
 
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     code = "audit_row_tampered"
-
-
-class ClientThrottled(DispatchError):
-    """The API client is over its rate (counted with the dispatch's provider reservation); the same
-    429 that the throttle answers for other endpoints."""
-
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    code = "throttled"
-
-    def __init__(self, retry_after_seconds: int):
-        unit = "second" if retry_after_seconds == 1 else "seconds"  # DRF's own wording
-        super().__init__(f"Request was throttled. Expected available in {retry_after_seconds} {unit}.")
-        self.retry_after_seconds = retry_after_seconds
 
 
 class DatabaseUnavailable(DispatchError):

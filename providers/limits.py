@@ -24,11 +24,25 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
+from rest_framework import status
 
 from common.counters import DeferredHit, ShareAdd, counter_add_share, counter_get, counter_take
-from common.errors import ClientThrottled
+from common.errors import DispatchError
 
 WINDOW_SECONDS = 60
+
+
+class ClientThrottled(DispatchError):
+    """The API client is over its rate (counted with the dispatch's provider reservation); the same
+    429 that the throttle answers for other endpoints."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+
+    def __init__(self, retry_after_seconds: int):
+        unit = "second" if retry_after_seconds == 1 else "seconds"  # DRF's own wording
+        super().__init__(f"Request was throttled. Expected available in {retry_after_seconds} {unit}.")
+        self.retry_after_seconds = retry_after_seconds
 
 
 def dispatch_admit(
