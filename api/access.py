@@ -15,6 +15,7 @@ permission -> 403 `missing_permission` naming it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -126,11 +127,27 @@ def require_scope(request: Request, scope: str) -> None:
         raise MissingScope(scope)
 
 
-def acting_client_id(request: Request) -> int | None:
-    """The API client making the request, whose teacher authorisations bound its overrides; None
-    for a staff session (its override permission, checked by `require_scope`, covers any teacher)."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who makes an authenticated API request, as the services need it."""
+
+    client_ref: str  # what the audit log records (`client_ref`)
+    acting_client_id: int | None  # the API client, whose teacher authorisations bound its overrides; None for staff
+    client_hit: DeferredHit | None  # the request's deferred rate count (see below), counted by dispatch
+
+
+def request_caller(request: Request, *, scope: str | None = None) -> Caller:
+    """The request's caller; with `scope`, only if it may also use that scope (else 403, as
+    `require_scope`: e.g. `override` on POST /dispatch). A staff session has no `acting_client_id`:
+    its override permission covers any teacher."""
+    if scope is not None:
+        require_scope(request, scope)
     user = request.user
-    return user.id if isinstance(user, ClientPrincipal) else None
+    return Caller(
+        client_ref=client_ref(request),
+        acting_client_id=user.id if isinstance(user, ClientPrincipal) else None,
+        client_hit=client_hit(request),
+    )
 
 
 def client_ref(request: Request) -> str:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from api import serializers as s
-from api.access import acting_client_id, client_hit, client_hit_settle, client_ref, require_scope
+from api.access import client_hit_settle, request_caller
 from api.serializers import ERRORS, UNAVAILABLE
 from policies.engine import DispatchContext
 from policies.services import dispatch, request_fingerprint
@@ -87,26 +87,27 @@ class DispatchView(APIView):
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = body.validated_data
         context = DispatchContext(data["subject"], data["grade_band"], data["region"])
-        if data["teacher_override"]:  # the one override service, shared with the teacher form
-            require_scope(request, "override")
+        override = data["teacher_override"]
+        caller = request_caller(request, scope="override" if override else None)
+        if override:  # the one override service, shared with the teacher form
             result = override_submit(
                 teacher_id=data["teacher_id"],
                 context=context,
                 provider_ref=data["override_provider_id"],
                 justification=data.get("override_reason", ""),
                 request_id=request_id,
-                client_ref=client_ref(request),
-                acting_client_id=acting_client_id(request),  # only for the teachers it is authorised for
+                client_ref=caller.client_ref,
+                acting_client_id=caller.acting_client_id,  # only for the teachers it is authorised for
                 fingerprint=request_fingerprint(data),
-                client_hit=client_hit(request),
+                client_hit=caller.client_hit,
             )
         else:
             result = dispatch(
                 context=context,
                 request_id=request_id,
-                client_ref=client_ref(request),
+                client_ref=caller.client_ref,
                 fingerprint=request_fingerprint(data),
-                client_hit=client_hit(request),
+                client_hit=caller.client_hit,
             )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
         response["Request-Id"] = result.request_id
