@@ -1,13 +1,13 @@
-"""Reads about API clients: whom a client may act for.
+"""Reads about API clients: their teacher authorisations, and how a school is compared.
 
-A client acts for a teacher when it holds an authorisation naming that teacher's profile, or one
-naming the school on that profile (case-insensitive). Nothing else grants it: no authorisation,
-no override.
+Whether a client may act for one teacher is read with that teacher, in one place:
+`teachers.selectors.override_parties` (the teachers app sees both the profile and the
+authorisations; this app never imports it).
 """
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from clients.models import TeacherAuthorisation
 
@@ -15,15 +15,6 @@ from clients.models import TeacherAuthorisation
 def school_normalise(school: str) -> str:
     """How a school is compared: surrounding and repeated spaces do not count (case is ignored in SQL)."""
     return " ".join(school.split())
-
-
-def client_acts_for_teacher(*, client_id: int, teacher_id: str, school: str) -> bool:
-    """Whether the client may act for the teacher with external id `teacher_id` at `school` (one query)."""
-    match = Q(teacher__external_id=teacher_id)
-    school = school_normalise(school)
-    if school:
-        match |= Q(school__iexact=school)
-    return TeacherAuthorisation.objects.filter(match, client_id=client_id).exists()
 
 
 def teacher_authorisation_list(*, client_id: int) -> QuerySet[TeacherAuthorisation]:

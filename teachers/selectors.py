@@ -1,4 +1,4 @@
-"""Reads about teachers: who is a teacher (the directory), and their overrides.
+"""Reads about teachers: who is a teacher (the directory), who may act for them, and their overrides.
 
 What the override form offers (a region's providers, the policy's own choice) is read through
 `policies.selectors`, like every other surface.
@@ -17,9 +17,11 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audit.models import DispatchLog
+from clients.models import TeacherAuthorisation
+from clients.selectors import school_normalise
 from policies.engine.types import REFUSAL_TEACHER_NOT_AUTHORISED
 from providers.models import PromptTemplate
 from teachers.models import TEACHERS_GROUP, TeacherProfile
@@ -38,11 +40,39 @@ def teacher_for_user(user: AbstractBaseUser | AnonymousUser) -> TeacherProfile |
     )
 
 
-def teacher_by_external_id(external_id: str) -> TeacherProfile | None:
-    """The active teacher an app names by `teacher_id`, or None (unknown, inactive, not in the group)."""
-    return TeacherProfile.objects.filter(
-        external_id=external_id, user__is_active=True, user__groups__name=TEACHERS_GROUP
-    ).first()
+@dataclass(frozen=True, slots=True)
+class OverrideParties:
+    """Who an override is for, and whether the one asking may act for them."""
+
+    teacher: TeacherProfile | None  # the active teacher the override names; None: no such teacher
+    client_authorised: bool  # the API client asking may act for that teacher (True when no client asks)
+
+
+def override_parties(
+    *, teacher_id: str, client_id: int | None, profile: TeacherProfile | None = None
+) -> OverrideParties:
+    """The teacher an override names by `teacher_id`, and whether the API client `client_id` may act
+    for them (one query each).
+
+    `profile`: the teacher's own profile when the caller already holds it (the form: the signed-in
+    teacher); else the directory's active teacher (unknown, inactive or not in the group: None).
+    `client_id` None: the teacher themself, or a staff session whose override permission the API
+    checked. A client acts for a teacher when it holds an authorisation naming that teacher, or one
+    naming the school on their profile (`clients.selectors.school_normalise`, case ignored); nothing
+    else grants it."""
+    teacher = profile
+    if teacher is None:
+        teacher = TeacherProfile.objects.filter(
+            external_id=teacher_id, user__is_active=True, user__groups__name=TEACHERS_GROUP
+        ).first()
+    if client_id is None:
+        return OverrideParties(teacher=teacher, client_authorised=True)
+    match = Q(teacher__external_id=teacher_id)
+    school = school_normalise(teacher.school) if teacher is not None else ""
+    if school:
+        match |= Q(school__iexact=school)
+    authorised = TeacherAuthorisation.objects.filter(match, client_id=client_id).exists()
+    return OverrideParties(teacher=teacher, client_authorised=authorised)
 
 
 def override_list(*, teacher: TeacherProfile) -> QuerySet[DispatchLog]:

@@ -2,11 +2,11 @@
 
 `override_submit` is what both the teacher form (teacher_pages) and `POST /dispatch` with
 `teacher_override` (api) call, so the two cannot disagree and neither surface imports the other.
-It looks the teacher up in the directory and the calling API client's authorisations, and hands
-the request to `policies.services.dispatch`, whose engine applies every rule (the client may act
-for the teacher, the teacher is known and teaches in the region, the policy allows overrides, the
-justification is long enough, the provider is active and compliant in the region) and which
-writes exactly one audit row per attempt, accepted or refused.
+It reads who the override is for and whether the caller may act for them in one selector
+(`teachers.selectors.override_parties`), and hands the request to `policies.services.dispatch`,
+whose engine applies every rule (the client may act for the teacher, the teacher is known and
+teaches in the region, the policy allows overrides, the justification is long enough, the provider
+is active and compliant in the region) and which writes exactly one audit row per attempt, accepted or refused.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from clients.selectors import client_acts_for_teacher
 from common.counters import DeferredHit
 from policies.engine import DispatchContext, OverrideRequest, Snapshot
 from policies.services import DispatchResult, dispatch, request_fingerprint
 from teachers.models import TEACHERS_GROUP, TeacherProfile
-from teachers.selectors import teacher_by_external_id
+from teachers.selectors import override_parties
 
 
 def override_payload(
@@ -63,24 +62,22 @@ def override_submit(
     staff session holding the override permission (checked by the API before this is called).
     `profile`: the teacher's own profile when the caller already holds it (the form: the signed-in
     teacher, an active member of the Teachers group); else the directory is asked for `teacher_id`."""
-    teacher = profile if profile is not None else teacher_by_external_id(teacher_id)
-    authorised = acting_client_id is None or client_acts_for_teacher(
-        client_id=acting_client_id, teacher_id=teacher_id, school=teacher.school if teacher is not None else ""
-    )
-    override = OverrideRequest(
-        provider_id=provider_ref,
-        justification=justification,
-        teacher_id=teacher_id,
-        teacher_known=teacher is not None,
-        teacher_regions=teacher.region_set if teacher is not None else frozenset(),
-        client_authorised=authorised,
-    )
     if fingerprint is None:
         fingerprint = request_fingerprint(
             override_payload(
                 context=context, teacher_id=teacher_id, provider_ref=provider_ref, justification=justification
             )
         )
+    parties = override_parties(teacher_id=teacher_id, client_id=acting_client_id, profile=profile)
+    teacher = parties.teacher
+    override = OverrideRequest(
+        provider_id=provider_ref,
+        justification=justification,
+        teacher_id=teacher_id,
+        teacher_known=teacher is not None,
+        teacher_regions=teacher.region_set if teacher is not None else frozenset(),
+        client_authorised=parties.client_authorised,
+    )
     return dispatch(
         context=context,
         override=override,
