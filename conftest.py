@@ -232,3 +232,16 @@ def artifacts_dir():
     path = Path(__file__).resolve().parent / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def two_workers(require_postgres, require_redis, settings, tmp_path):
+    """gunicorn with two sync workers on this test's database and Redis: (base URL, access log path).
+    The log names the pid that served each request (`dispatch_site.tests.servers.served_by`)."""
+    from django.db import connection
+
+    from dispatch_site.tests.servers import gunicorn_workers
+
+    log_path = tmp_path / "gunicorn.log"
+    with gunicorn_workers(database=connection.settings_dict, redis_url=settings.REDIS_URL, log_path=log_path) as base:
+        yield base, log_path

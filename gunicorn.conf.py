@@ -20,6 +20,19 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
+def post_worker_init(worker):
+    """Each worker runs the periodic jobs in a background thread (common/background.py)."""
+    from common.background import jobs_start
+
+    jobs_start()
+
+
+def worker_exit(server, worker):
+    from common.background import jobs_stop
+
+    jobs_stop()
+
+
 def child_exit(server, worker):
     """With PROMETHEUS_MULTIPROC_DIR set, mark a dead worker's metric files so gauges drop it."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

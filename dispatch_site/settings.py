@@ -306,3 +306,7 @@ AUDIT_CHECKPOINT_ROWS = int(os.environ.get("AUDIT_CHECKPOINT_ROWS", "1000"))
 # Bearer token for GET /metrics (Prometheus). Unset: /metrics is open in development and refused
 # (403) under DJANGO_ENV=production; `check --deploy` warns (audit/checks.py).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Periodic jobs run by each gunicorn worker in a background thread (common/background.py): work that
+# must happen on time without cron (each job claims its work in PostgreSQL, so it is done once).
+BACKGROUND_JOBS = env_bool("BACKGROUND_JOBS", True)

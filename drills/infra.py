@@ -138,7 +138,7 @@ class Gunicorn:
         self.port = free_port()
         self.log = workdir / f"gunicorn-{name}.log"
         self.env = {
-            **without_owner(os.environ),
+            **without_callers_database(os.environ),
             "DJANGO_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
             "SECURE_SSL_REDIRECT": "false",
@@ -193,9 +193,24 @@ class Gunicorn:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def without_owner(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` without DATABASE_OWNER_URL (the caller's, e.g. .ci/run's, names another cluster)."""
-    return {key: value for key, value in env.items() if key != "DATABASE_OWNER_URL"}
+# The caller's (e.g. .ci/run's) database settings: its owner URL names another cluster, and its test
+# tuning (a 60 s statement timeout for the suite) would make a drill measure something other than the
+# production defaults the drills are about (a drill's bounds are derived from its server's settings).
+_CALLERS_DATABASE = {
+    "DATABASE_OWNER_URL",
+    "DATABASE_TEST_NAME",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_POOL",
+    "DB_POOL_MIN_SIZE",
+    "DB_POOL_MAX_SIZE",
+    "DB_POOL_TIMEOUT",
+    "DB_CONNECT_TIMEOUT",
+}
+
+
+def without_callers_database(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without the caller's database settings (its owner URL, its test tuning)."""
+    return {key: value for key, value in env.items() if key not in _CALLERS_DATABASE}
 
 
 def manage(
@@ -205,7 +220,7 @@ def manage(
 
     `owner_url`: the owner role's URL (migrate); without it, the command has DATABASE_URL's role only."""
     env = {
-        **without_owner(env or {**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""}),
+        **without_callers_database(env or {**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""}),
         "DATABASE_URL": database_url,
         **({"DATABASE_OWNER_URL": owner_url} if owner_url else {}),
     }

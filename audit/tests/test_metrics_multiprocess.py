@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from authoring.demo import DEMO_CLIENT_KEY
-from dispatch_site.tests.test_start_script import ROOT, free_port, wait_ready
+from dispatch_site.tests.servers import ROOT, free_port, wait_ready
 
 
 def _decisions(text: str) -> float:

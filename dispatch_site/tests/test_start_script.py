@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,28 +16,7 @@ from pathlib import Path
 import pytest
 
 from authoring.demo import DEMO_CLIENT_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"bin/start exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    raise AssertionError("the service did not become ready in time")
+from dispatch_site.tests.servers import ROOT, free_port, wait_ready
 
 
 def production_env(tmp_path: Path, port: int) -> dict[str, str]:

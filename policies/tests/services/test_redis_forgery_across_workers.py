@@ -26,9 +26,9 @@ from authoring.demo import (
     demo_teacher_load,
     demo_world_load,
 )
-from clients.tests.test_limits_across_workers import request as call
-from clients.tests.test_limits_across_workers import served_by, two_workers  # noqa: F401 - the fixture, reused
 from dispatch_site.tests.redis_users import ATTACKER_RULES, compose_service_rules, redis_user
+from dispatch_site.tests.servers import request as call
+from dispatch_site.tests.servers import served_by
 from policies.engine import DispatchContext, resolve
 from policies.snapshot import snapshot_build
 from policies.snapshot.stamp import stamp_token

@@ -20,7 +20,7 @@ import pytest
 from django.apps import apps
 
 from bench.staleness import served_everywhere
-from dispatch_site.tests.test_start_script import free_port, wait_ready
+from dispatch_site.tests.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = "subject=mathematics&grade_band=elementary&region=us_east"
