@@ -72,7 +72,7 @@ def test_an_interval_must_be_positive(jobs):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_every_gunicorn_worker_runs_the_job_thread(two_workers):
-    base, log_path = two_workers
+    _base, log_path = two_workers
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         pids = set(re.findall(r"background jobs started in pid (\d+)", log_path.read_text()))
