@@ -27,7 +27,12 @@ def failures(job: str) -> float:
 
 def test_a_job_runs_when_due_and_waits_its_interval(jobs):
     runs: list[float] = []
-    job_register(name="tick", run=lambda: runs.append(time.monotonic()) or 1, interval=60)
+
+    def tick() -> int:
+        runs.append(time.monotonic())
+        return 1
+
+    job_register(name="tick", run=tick, interval=60)
     assert jobs_run_due() == {"tick": 1}
     assert jobs_run_due() == {}  # not due again for a minute
     assert jobs_run_due(force=True) == {"tick": 1}
@@ -49,7 +54,12 @@ def test_a_failing_job_is_counted_and_the_others_still_run(jobs, caplog):
 def test_the_thread_starts_once_per_process_and_runs_jobs_until_stopped(jobs, settings):
     settings.BACKGROUND_JOBS = True
     ran = threading.Event()
-    job_register(name="ping", run=lambda: ran.set() or 0, interval=0.05)
+
+    def ping() -> int:
+        ran.set()
+        return 0
+
+    job_register(name="ping", run=ping, interval=0.05)
     assert jobs_start() is True
     assert jobs_start() is False  # one thread per process
     assert ran.wait(5), "the job thread did not run the job"
