@@ -90,7 +90,7 @@ def jobs_run_due(*, force: bool = False) -> dict[str, int]:
 def jobs_start() -> bool:
     """Start this process's job thread (once per process; a no-op when BACKGROUND_JOBS is off).
     True when a thread was started now."""
-    if not settings.BACKGROUND_JOBS:
+    if not getattr(settings, "BACKGROUND_JOBS", False):  # off, or another project (the bench's floor)
         return False
     with _lock:
         if _thread["pid"] == os.getpid():

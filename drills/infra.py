@@ -220,7 +220,12 @@ def manage(
 
     `owner_url`: the owner role's URL (migrate); without it, the command has DATABASE_URL's role only."""
     env = {
-        **without_callers_database(env or {**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""}),
+        # A server's own env is used as it is (it was built without the caller's database settings).
+        **(
+            env
+            if env is not None
+            else without_callers_database({**os.environ, "DJANGO_ENV": "development", "REDIS_URL": ""})
+        ),
         "DATABASE_URL": database_url,
         **({"DATABASE_OWNER_URL": owner_url} if owner_url else {}),
     }
