@@ -9,8 +9,10 @@ before it is saved.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.selectors import coverage_grid
@@ -59,7 +61,7 @@ def coverage_losses(before: Snapshot, after: Snapshot) -> list[CoverageLoss]:
 def snapshot_with_provider(snapshot: Snapshot, provider: ProviderSpec) -> Snapshot:
     """A what-if snapshot where `provider` (by id) is replaced or added."""
     providers = {**snapshot.providers, provider.id: provider}
-    return Snapshot(providers=providers, policies=snapshot.policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, providers=providers)
 
 
 def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
@@ -100,7 +102,18 @@ def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:
         )
         for region, rule in snapshot.rules.items()
     }
-    return Snapshot(providers=providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, providers=providers, rules=rules)
+
+
+def _what_if(snapshot: Snapshot, **changes: Any) -> Snapshot:
+    """`snapshot` with some of its providers, policies or rules replaced; the same version,
+    agreements, grade band ages and date (a what-if never changes what day it is)."""
+    return dataclasses.replace(snapshot, **changes)
+
+
+def snapshot_on(snapshot: Snapshot, on: datetime.date) -> Snapshot:
+    """A what-if snapshot of the same world judged on another UTC date (agreements start and end)."""
+    return dataclasses.replace(snapshot, on=on)
 
 
 LOSS_SHOWN = 6  # contexts listed per region in a message; the rest are counted

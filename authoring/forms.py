@@ -9,6 +9,7 @@ provider is refused until the administrator, shown the list of those contexts, t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -206,7 +207,7 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
         after = snapshot_with_rule(before, rule)
         if not self.instance._state.adding and self.instance.region != data["region"]:
             rules = {r: rule for r, rule in after.rules.items() if r != self.instance.region}
-            after = Snapshot(providers=after.providers, policies=after.policies, rules=rules)
+            after = dataclasses.replace(after, rules=rules)
         self.coverage_check(before, after)
         return data
 

@@ -243,6 +243,13 @@ SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", Tr
 # loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
 SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
 
+# Test-only: shifts the service's clock (the UTC date compliance judges agreements on, and when a
+# snapshot expires) by this many seconds, so a test can cross a UTC midnight without waiting for one.
+# Refused under DJANGO_ENV=production (common/clock.py).
+SERVICE_CLOCK_OFFSET_SECONDS = float(os.environ.get("SERVICE_CLOCK_OFFSET_SECONDS", "0"))
+if PRODUCTION and SERVICE_CLOCK_OFFSET_SECONDS:
+    raise ImproperlyConfigured("SERVICE_CLOCK_OFFSET_SECONDS is for tests; it must be unset when DJANGO_ENV=production")
+
 # Access and abuse limits (docs/security.md).
 API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within

@@ -8,6 +8,8 @@ from simple_history.models import HistoricalRecords
 
 from vocabulary import GradeBand, Subject
 
+AGE_MAX = 120  # ages are whole years from 0 to this
+
 
 def provider_encrypts(*, in_transit: bool, at_rest: bool) -> bool:
     """The one "encrypts" rule: a routing rule that requires encryption takes a provider only when
@@ -31,6 +33,9 @@ class ModelProvider(models.Model):
     tokens_per_minute = models.PositiveIntegerField(default=100_000)
     cost_per_1k_input_tokens = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     cost_per_1k_output_tokens = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    minimum_user_age = models.PositiveSmallIntegerField(
+        default=0, help_text="The youngest user age its terms allow (0 = none); an agreement may lower it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +51,7 @@ class ModelProvider(models.Model):
                 condition=Q(cost_per_1k_input_tokens__gte=0) & Q(cost_per_1k_output_tokens__gte=0),
                 name="provider_cost_not_negative",
             ),
+            models.CheckConstraint(condition=Q(minimum_user_age__lte=AGE_MAX), name="provider_minimum_age_plausible"),
         ]
 
     def __str__(self) -> str:
@@ -77,3 +83,44 @@ class PromptTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug} v{self.version})"
+
+
+class Agreement(models.Model):
+    """A district's signed data privacy agreement with one provider (NDPA, Ed Law 2-d, SOPPA...).
+
+    In force on UTC dates from `signed_on` through `expires_on`, both included (no `expires_on`: no
+    expiry), in its `regions` (empty: every region), for students aged `min_age_covered` or older.
+    Compliance reads it (`policies.engine.compliance`); the database keeps the dates in order.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(max_length=160, unique=True, help_text='Unique, e.g. "NDPA 2026 — OpenAI"')
+    provider = models.ForeignKey(ModelProvider, on_delete=models.PROTECT, related_name="agreements")
+    regions = models.JSONField(default=list, blank=True, help_text="Regions it covers; empty means every region")
+    signed_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Last UTC date it is in force; empty: no expiry")
+    min_age_covered = models.PositiveSmallIntegerField(
+        default=0, help_text="The youngest student age it covers (0 = every age)"
+    )
+    document_url = models.URLField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(table_name="provider_agreements_history")
+
+    class Meta:
+        db_table = "provider_agreements"
+        ordering = ["reference"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("signed_on")),
+                name="agreement_expires_after_signed",
+                violation_error_message="An agreement cannot expire before it is signed.",
+            ),
+            models.CheckConstraint(condition=Q(min_age_covered__lte=AGE_MAX), name="agreement_min_age_plausible"),
+            models.CheckConstraint(condition=~Q(reference=""), name="agreement_reference_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

@@ -5,8 +5,8 @@ touches the ORM, an HTTP request, settings or the clock, so the API, the admin s
 teacher form all get the same answer for the same snapshot.
 """
 
-from policies.engine.compliance import ProviderSpec, RegionRule
-from policies.engine.resolve import available_providers, resolve, resolve_override, why_not
+from policies.engine.compliance import AgreementSpec, Judgement, ProviderSpec, RegionRule
+from policies.engine.resolve import available_providers, judgement, resolve, resolve_override, why_not
 from policies.engine.types import (
     LEVELS,
     Decision,
@@ -19,8 +19,10 @@ from policies.engine.types import (
 
 __all__ = [
     "LEVELS",
+    "AgreementSpec",
     "Decision",
     "DispatchContext",
+    "Judgement",
     "OverrideRequest",
     "PassedOver",
     "PolicySpec",
@@ -28,6 +30,7 @@ __all__ = [
     "RegionRule",
     "Snapshot",
     "available_providers",
+    "judgement",
     "resolve",
     "resolve_override",
     "why_not",

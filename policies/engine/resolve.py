@@ -1,7 +1,8 @@
 """resolve(context, snapshot) -> Decision: the resolution rules of the product, in one place.
 
-Compliance itself (may this provider serve this region?) is judged once per snapshot
-(`policies.engine.compliance`); resolution reads that judgement (`why_not`).
+Compliance itself (may this provider serve this region, for this grade band, on the snapshot's
+date?) is judged once per snapshot and (region, band) (`policies.engine.compliance`); resolution
+reads that judgement (`why_not`), and a decision names the agreement its provider relies on.
 
 1. Candidate policies: exact (subject + grade band + region), then subject + grade band, then
    subject only, then the default policy; within a level, higher priority first.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator, Set
 
-from policies.engine.compliance import REASON_UNKNOWN, ProviderSpec
+from policies.engine.compliance import REASON_UNKNOWN, Judgement, ProviderSpec
 from policies.engine.types import (
     LEVEL_DEFAULT,
     LEVEL_EXACT,
@@ -94,15 +95,22 @@ def candidate_policies(context: DispatchContext, snapshot: Snapshot) -> Iterator
             yield level, policy
 
 
-def why_not(snapshot: Snapshot, provider_id: str, region: str) -> tuple[str, str] | None:
-    """Why a provider may not serve a region (code, detail), or None when it may: the snapshot's
-    judgement (`Snapshot.noncompliance`), or why there is none to read."""
-    table = snapshot.noncompliance.get(region)
+def why_not(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> tuple[str, str] | None:
+    """Why a provider may not serve a region for a grade band (code, detail), or None when it may:
+    the snapshot's judgement (`Snapshot.judgements`), or why there is none to read. Without a band,
+    the answer for the youngest band (the strictest)."""
+    return judgement(snapshot, provider_id, region, grade_band).why
+
+
+def judgement(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> Judgement:
+    """`why_not` with the agreement a compliant provider relies on."""
+    table = snapshot.judgements(region, grade_band)
     if table is None:
-        return REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"
-    if provider_id not in table:
-        return REASON_UNKNOWN, f"provider {provider_id} does not exist"
-    return table[provider_id]
+        return Judgement((REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"))
+    found = table.get(provider_id)
+    if found is None:
+        return Judgement((REASON_UNKNOWN, f"provider {provider_id} does not exist"))
+    return found
 
 
 def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> Decision:
@@ -114,14 +122,15 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
             refusal_code=REFUSAL_REGION_NOT_CONFIGURED,
             refusal_detail=f"{context.region} has no regional routing rule, so no provider may serve it",
         )
-    table = snapshot.noncompliance[context.region]
+    table = snapshot.judgements(context.region, context.grade_band) or {}
     passed: list[PassedOver] = []
     candidates = 0
     for level, policy in candidate_policies(context, snapshot):
         candidates += 1
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
-            why = table.get(provider_id, (REASON_UNKNOWN, f"provider {provider_id} does not exist"))
+            judged = table.get(provider_id)
+            why = judged.why if judged else (REASON_UNKNOWN, f"provider {provider_id} does not exist")
             if why is None and provider_id in saturated:
                 slug = provider.slug if provider else provider_id
                 why = (REASON_RATE_LIMITED, f"{slug} is at its rate limit")
@@ -133,6 +142,7 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                     level=level,
                     passed_over=tuple(passed),
                     region_rule=rule,
+                    agreement=judged.agreement if judged else None,
                 )
             passed.append(
                 PassedOver(
@@ -225,7 +235,8 @@ def resolve_override(
         return _refuse(
             base, override, REFUSAL_OVERRIDE_PROVIDER_UNKNOWN, f"no provider has id or slug {override.provider_id!r}"
         )
-    why = why_not(snapshot, provider.id, context.region)
+    judged = judgement(snapshot, provider.id, context.region, context.grade_band)
+    why = judged.why
     if why is None and provider.id in saturated:
         why = (REASON_RATE_LIMITED, f"{provider.slug} is at its rate limit")
     if why is not None:
@@ -238,6 +249,7 @@ def resolve_override(
         passed_over=base.passed_over,
         override=override,
         region_rule=base.region_rule,
+        agreement=judged.agreement,
     )
 
 
@@ -281,12 +293,15 @@ def _summary(passed: list[PassedOver]) -> str:
     return "providers passed over: " + ", ".join(reasons) if reasons else "no providers in their chains"
 
 
-def available_providers(snapshot: Snapshot, region: str) -> tuple[list[ProviderSpec], list[PassedOver]]:
-    """Providers that may serve `region` (by name), and the others with why not."""
+def available_providers(
+    snapshot: Snapshot, region: str, grade_band: str = ""
+) -> tuple[list[ProviderSpec], list[PassedOver]]:
+    """Providers that may serve `region` for `grade_band` (by name), and the others with why not.
+    Without a band, the answer for the youngest band."""
     available: list[ProviderSpec] = []
     unavailable: list[PassedOver] = []
     for provider in sorted(snapshot.providers.values(), key=lambda p: (p.name, p.slug)):
-        why = why_not(snapshot, provider.id, region)
+        why = why_not(snapshot, provider.id, region, grade_band)
         if why is None:
             available.append(provider)
         else:
