@@ -1,4 +1,5 @@
-"""GET /providers?region=: the providers that may serve a region, and the others with why not."""
+"""GET /providers?region=&grade_band=: the providers that may serve a region for a grade band (without
+one, the youngest band), and the others with why not."""
 
 from __future__ import annotations
 
@@ -18,11 +19,15 @@ class ProvidersView(APIView):
 
     @extend_schema(
         operation_id="providers_list",
-        summary="Providers that may serve a region (active and compliant), and the others with why not",
-        parameters=[s.RegionQuerySerializer],
+        summary="Providers that may serve a region for a grade band (active and compliant; without a band, for "
+        "the youngest band), and the others with why not",
+        parameters=[s.ProvidersQuerySerializer],
         responses={200: s.ProvidersResponseSerializer, 400: ERRORS[400], **UNAVAILABLE},
     )
     def get(self, request: Request) -> Response:
-        query = s.RegionQuerySerializer(data=request.query_params.dict())
+        query = s.ProvidersQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        return Response(region_providers_body(providers_available(region=query.validated_data["region"])))
+        data = query.validated_data
+        return Response(
+            region_providers_body(providers_available(region=data["region"], grade_band=data.get("grade_band", "")))
+        )

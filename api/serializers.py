@@ -59,6 +59,10 @@ class RegionQuerySerializer(StrictSerializer):
     region = choice_field(Region)
 
 
+class ProvidersQuerySerializer(RegionQuerySerializer):
+    grade_band = choice_field(GradeBand, required=False)
+
+
 class ValidateQuerySerializer(ContextSerializer):
     pass
 
@@ -90,6 +94,13 @@ class ExplanationSerializer(serializers.Serializer):
     passed_over = PassedOverSerializer(many=True)
 
 
+class AgreementSerializer(serializers.Serializer):
+    """The data privacy agreement a decision relies on."""
+
+    reference = serializers.CharField()
+    expires_on = serializers.DateField(allow_null=True, help_text="Its last UTC date in force; null: no expiry")
+
+
 class DecisionSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     provider_id = serializers.UUIDField()
@@ -106,6 +117,11 @@ class DecisionSerializer(serializers.Serializer):
     estimated_cost = CostSerializer()
     region = serializers.CharField()
     data_center = serializers.CharField()
+    agreement = AgreementSerializer(
+        allow_null=True,
+        help_text="The agreement the provider's compliance relies on (the region requires one, or the provider's "
+        "minimum age is above the grade band's youngest age); null when none is needed",
+    )
     explanation = ExplanationSerializer()
 
 
@@ -127,6 +143,7 @@ class RefusalSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
+    agreement = AgreementSerializer(allow_null=True, required=False, help_text="Always null on a refusal")
     teacher_override = serializers.BooleanField(required=False)
 
 
@@ -143,12 +160,14 @@ class ProviderSerializer(serializers.Serializer):
     endpoint_url = serializers.URLField()
     hosting_regions = serializers.ListField(child=serializers.CharField())
     compliance_frameworks = serializers.ListField(child=serializers.CharField())
+    minimum_user_age = serializers.IntegerField(help_text="From its terms; 0 = none (an agreement may lower it)")
     rate_limits = RateLimitsSerializer()
     estimated_cost = CostSerializer()
 
 
 class ProvidersResponseSerializer(serializers.Serializer):
     region = serializers.CharField()
+    grade_band = serializers.CharField(help_text="The band judged: the one asked for, else the youngest band")
     data_center = serializers.CharField(allow_null=True)
     providers = ProviderSerializer(many=True)
     unavailable = PassedOverSerializer(many=True)
@@ -163,6 +182,7 @@ class ValidateResponseSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     provider_id = serializers.CharField(allow_null=True)
     provider_slug = serializers.CharField(allow_null=True)
+    agreement = AgreementSerializer(allow_null=True)
     problems = serializers.ListField(child=serializers.CharField())
     explanation = ExplanationSerializer()
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
+from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.selectors import coverage_grid
 from vocabulary import Region
 
@@ -68,6 +68,12 @@ def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
     """A what-if snapshot where the routing rule of `rule.region` is replaced or added."""
     rules = {**snapshot.rules, rule.region: rule}
     return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+
+
+def snapshot_with_agreement(snapshot: Snapshot, agreement: AgreementSpec, *, replaces: str | None = None) -> Snapshot:
+    """A what-if snapshot where agreement `replaces` (by reference; None: a new one) becomes `agreement`."""
+    agreements = tuple(a for a in snapshot.agreements if a.reference not in (replaces, agreement.reference))
+    return _what_if(snapshot, agreements=(*agreements, agreement))
 
 
 def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> Snapshot:

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 # (group name, [(app_label, model object_name), ...]) in display order.
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Providers", [("providers", "ModelProvider"), ("providers", "PromptTemplate")]),
+    ("Providers", [("providers", "ModelProvider"), ("providers", "Agreement"), ("providers", "PromptTemplate")]),
     ("Policies", [("policies", "DispatchPolicy")]),
     ("Regions", [("policies", "RegionalRouting")]),
 ]
@@ -36,6 +37,20 @@ class DispatchAdminSite(admin.AdminSite):
             path("coverage/", self.admin_view(tools.coverage_view), name="coverage"),
         ]
         return extra + super().get_urls()
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The index, with the compliance calendar for those who may see agreements."""
+        context = dict(extra_context or {})
+        if request.user.has_perm("providers.view_agreement"):
+            from authoring.calendar import compliance_calendar
+            from common.clock import service_today
+            from policies.snapshot import snapshot_build
+            from providers.agreements import EXPIRING_WITHIN_DAYS
+
+            today = service_today()
+            context["compliance_calendar"] = compliance_calendar(snapshot=snapshot_build(on=today), today=today)
+            context["calendar_days"] = EXPIRING_WITHIN_DAYS
+        return super().index(request, context)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         if app_label is not None:

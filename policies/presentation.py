@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.engine import Decision, PassedOver, ProviderSpec, Snapshot
+from policies.engine import AgreementSpec, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
 
 LEVEL_LABELS = {
@@ -44,6 +44,16 @@ def explanation_dict(decision: Decision) -> dict[str, Any]:
     }
 
 
+def agreement_dict(agreement: AgreementSpec | None) -> dict[str, Any] | None:
+    """The agreement a decision relies on (`reference`, `expires_on` ISO or null), or None."""
+    if agreement is None:
+        return None
+    return {
+        "reference": agreement.reference,
+        "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
+    }
+
+
 def rate_limits_dict(provider: ProviderSpec) -> dict[str, int]:
     return {"requests_per_minute": provider.requests_per_minute, "tokens_per_minute": provider.tokens_per_minute}
 
@@ -61,15 +71,17 @@ def provider_body(provider: ProviderSpec) -> dict[str, Any]:
         "endpoint_url": provider.endpoint_url,
         "hosting_regions": sorted(provider.hosting_regions),
         "compliance_frameworks": sorted(provider.compliance_frameworks),
+        "minimum_user_age": provider.minimum_user_age,
         "rate_limits": rate_limits_dict(provider),
         "estimated_cost": estimated_cost_dict(provider),
     }
 
 
 def region_providers_body(providers: RegionProviders) -> dict[str, Any]:
-    """`GET /providers`: who may serve a region, and the others with why not."""
+    """`GET /providers`: who may serve a region (for a grade band), and the others with why not."""
     return {
         "region": providers.region,
+        "grade_band": providers.grade_band,
         "data_center": providers.rule.data_center if providers.rule else None,
         "providers": [provider_body(p) for p in providers.available],
         "unavailable": [passed_over_dict(step) for step in providers.unavailable],
@@ -90,6 +102,7 @@ def validation_body(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "provider_id": decision.provider.id if decision.provider else None,
         "provider_slug": decision.provider.slug if decision.provider else None,
+        "agreement": agreement_dict(decision.agreement),
         "problems": problems,
         "explanation": explanation_dict(decision),
     }
@@ -120,6 +133,7 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
                 "region": context.region,
             },
             "explanation": explanation,
+            "agreement": None,
         }
         if decision.override is not None:
             body["teacher_override"] = True
@@ -142,5 +156,6 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "estimated_cost": estimated_cost_dict(provider),
         "region": context.region,
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
+        "agreement": agreement_dict(decision.agreement),
         "explanation": explanation,
     }

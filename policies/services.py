@@ -167,7 +167,7 @@ def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapsho
             extra={"request_id": str(request_id)},
         )
     if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
-        why = why_not(snapshot, str(stored["provider_id"]), stored["region"])
+        why = why_not(snapshot, str(stored["provider_id"]), stored["region"], stored["grade_band"])
         if why is not None:
             raise ReplayNotCompliant(
                 f"the stored decision for request_id {request_id} named a provider that may no longer "
