@@ -67,7 +67,7 @@ def snapshot_with_provider(snapshot: Snapshot, provider: ProviderSpec) -> Snapsh
 def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
     """A what-if snapshot where the routing rule of `rule.region` is replaced or added."""
     rules = {**snapshot.rules, rule.region: rule}
-    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, rules=rules)
 
 
 def snapshot_with_agreement(snapshot: Snapshot, agreement: AgreementSpec, *, replaces: str | None = None) -> Snapshot:
@@ -76,23 +76,28 @@ def snapshot_with_agreement(snapshot: Snapshot, agreement: AgreementSpec, *, rep
     return _what_if(snapshot, agreements=(*agreements, agreement))
 
 
+def snapshot_without_agreement(snapshot: Snapshot, reference: str) -> Snapshot:
+    """A what-if snapshot where agreement `reference` is gone."""
+    return _what_if(snapshot, agreements=tuple(a for a in snapshot.agreements if a.reference != reference))
+
+
 def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> Snapshot:
     """A what-if snapshot where the given policies are inactive."""
     drop = set(policy_ids)
     policies = tuple(p for p in snapshot.policies if p.id not in drop)
-    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, policies=policies)
 
 
 def snapshot_with_policy(snapshot: Snapshot, policy_id: str, policy: PolicySpec | None) -> Snapshot:
     """A what-if snapshot where policy `policy_id` is replaced by `policy` (None: inactive or gone)."""
     policies = tuple(p for p in snapshot.policies if p.id != policy_id) + ((policy,) if policy else ())
-    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, policies=policies)
 
 
 def snapshot_without_rule(snapshot: Snapshot, region: str) -> Snapshot:
     """A what-if snapshot where `region` has no routing rule (so nothing may serve it)."""
     rules = {r: rule for r, rule in snapshot.rules.items() if r != region}
-    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, rules=rules)
 
 
 def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:

@@ -169,8 +169,19 @@ def test_providers_lists_only_compliant_providers_of_the_region(api):
     assert [p["slug"] for p in body["providers"]] == ["local-eu-provider"]
     unavailable = {u["name"]: u["reason"] for u in body["unavailable"]}
     assert unavailable["us-only-provider"] == "blocked_in_region"
-    us_east = [p["slug"] for p in api.get("/providers?region=us_east").json()["providers"]]
-    assert set(us_east) == {"openai-gpt4", "anthropic-claude", "microsoft-copilot", "us-only-provider"}
+    elementary = api.get("/providers?region=us_east&grade_band=elementary").json()
+    assert elementary["grade_band"] == "elementary"
+    assert {p["slug"] for p in elementary["providers"]} == {
+        "openai-gpt4",
+        "anthropic-claude",
+        "microsoft-copilot",
+        "us-only-provider",
+    }
+    # Issue 16: without a band, the youngest (early childhood, 3): OpenAI's agreement covers 5 and up.
+    youngest = api.get("/providers?region=us_east").json()
+    assert youngest["grade_band"] == "early_childhood"
+    assert {p["slug"] for p in youngest["providers"]} == {"anthropic-claude", "microsoft-copilot", "us-only-provider"}
+    assert {u["name"]: u["reason"] for u in youngest["unavailable"]}["openai-gpt4"] == "below_provider_minimum_age"
 
 
 @pytest.mark.parametrize("query", ["", "?region=atlantis", "?region=us_east&extra=1"])
