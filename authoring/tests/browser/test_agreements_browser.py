@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_administrator_sees_agreements_their_calendar_and_the_age_gap(live_server, page, artifacts_dir):
     demo_world_load()
     page.set_default_timeout(15_000)
+    page.set_viewport_size({"width": 1700, "height": 1000})  # the lists' every column in the screenshots
     page.goto(live_server.url + "/admin/")
     page.fill("#id_username", DEMO_ADMIN_USERNAME)
     page.fill("#id_password", DEMO_ADMIN_PASSWORD)
