@@ -258,7 +258,7 @@ class AgreementForm(CoverageGuardMixin, AuthoringForm):
             self.add_error(
                 "expires_on", "An agreement cannot expire before it is signed: make it on or after the signing date."
             )
-        if self.errors or data.get("provider") is None:
+        if self.errors or data.get("provider") is None or signed is None:
             return data
         before = self.world()
         spec = AgreementSpec(

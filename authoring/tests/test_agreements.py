@@ -210,7 +210,7 @@ def test_an_override_uses_the_same_rules(demo):
     from policies.engine import why_not
 
     assert why_not(world, str(copilot.pk), "us_east", "high") is None
-    assert why_not(world, str(copilot.pk), "us_east", "elementary")[0] == "under_13_framework_missing"
+    assert (why_not(world, str(copilot.pk), "us_east", "elementary") or ("",))[0] == "under_13_framework_missing"
 
 
 # --- admin ---------------------------------------------------------------------------------------
@@ -254,3 +254,41 @@ def test_the_calendar_runs_the_what_if_at_the_ending_date(demo):
     lost = {(loss.subject, loss.grade_band, loss.region) for loss in entries[0].losses}
     assert ("science", "elementary", "us_east") in lost  # OpenAI is 13+ without its agreement
     assert ("science", "high", "us_east") not in lost  # 14: its own terms suffice
+
+
+def agreement_form(agreement: Agreement, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "reference": agreement.reference,
+        "provider": str(agreement.provider_id),
+        "regions": list(agreement.regions),
+        "signed_on": agreement.signed_on.isoformat(),
+        "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else "",
+        "min_age_covered": agreement.min_age_covered,
+        "document_url": agreement.document_url,
+        "notes": agreement.notes,
+        "change_reason": "counsel's review",
+    }
+    data.update(changes)
+    return data
+
+
+def test_an_agreement_form_refuses_backwards_dates_and_asks_before_removing_coverage(staff_client_demo):
+    openai = Agreement.objects.get(reference="NDPA 2026 — OpenAI")
+    url = reverse("admin:providers_agreement_change", args=[openai.pk])
+    yesterday = (service_today() - datetime.timedelta(days=1)).isoformat()
+    backwards = staff_client_demo.post(
+        url, agreement_form(openai, signed_on=service_today().isoformat(), expires_on=yesterday)
+    )
+    assert backwards.status_code == 200 and "cannot expire before it is signed" in backwards.content.decode()
+    ended = staff_client_demo.post(url, agreement_form(openai, expires_on=yesterday))
+    assert ended.status_code == 200 and "context(s) with no compliant provider" in ended.content.decode()
+    openai.refresh_from_db()
+    assert openai.expires_on == service_today() + datetime.timedelta(days=20)  # nothing saved
+    confirmed = staff_client_demo.post(
+        url, {**agreement_form(openai, expires_on=yesterday), "confirm_coverage_loss": "on"}
+    )
+    assert confirmed.status_code == 302
+    openai.refresh_from_db()
+    assert openai.expires_on.isoformat() == yesterday
+    renewed = staff_client_demo.post(url, agreement_form(openai, expires_on="2030-06-30"))
+    assert renewed.status_code == 302  # renewing removes nothing

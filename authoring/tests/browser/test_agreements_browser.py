@@ -31,7 +31,7 @@ def test_administrator_sees_agreements_their_calendar_and_the_age_gap(live_serve
     page.wait_for_load_state()
     openai = Agreement.objects.get(reference="NDPA 2026 — OpenAI")
     assert page.url.endswith(f"/admin/providers/agreement/{openai.pk}/change/")
-    assert page.input_value("#id_expires_on") == openai.expires_on.isoformat()
+    assert openai.expires_on is not None and page.input_value("#id_expires_on") == openai.expires_on.isoformat()
 
     page.goto(live_server.url + "/admin/providers/agreement/")
     rows = page.locator("#result_list tbody tr")
