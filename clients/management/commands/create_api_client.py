@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--rate", default="", help="e.g. 6000/min (default: API_CLIENT_DEFAULT_RATE)")
         parser.add_argument("--description", default="")
         parser.add_argument(
-            "--budget", default="", help="spend per UTC period, AMOUNT/PERIOD: e.g. 25/month or 0.50/day (default: none)"
+            "--budget",
+            default="",
+            help="spend per UTC period, AMOUNT/PERIOD: e.g. 25/month or 0.50/day (default: none)",
         )
         parser.add_argument(
             "--on-budget-exhausted",
