@@ -71,7 +71,7 @@ def client_spend_add(
     transaction); the new totals by period. With a `budget`, raise its 80 % / 100 % alert (the
     `client_budget_crossed` signal, in this transaction) the first time its period reaches it."""
     table = ClientSpend._meta.db_table
-    rows: list[object] = []
+    rows: list[str | dt.date | Decimal] = []
     for period in (SpendPeriod.DAY, SpendPeriod.MONTH):
         rows += [client_ref, period.value, period_start(period, at), cost]
     sql = (

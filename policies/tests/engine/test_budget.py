@@ -5,14 +5,22 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from policies.engine import BudgetState, DispatchContext, OverrideRequest, budget_apply, resolve, resolve_override
+from policies.engine import (
+    BudgetState,
+    DispatchContext,
+    OverrideRequest,
+    ProviderSpec,
+    budget_apply,
+    resolve,
+    resolve_override,
+)
 from policies.engine.types import REASON_NOT_CHEAPEST, REFUSAL_BUDGET_EXHAUSTED, REFUSAL_NO_COMPLIANT_PROVIDER
 from policies.tests.engine.worlds import policy, provider, rule, world
 
 MATH = DispatchContext("mathematics", "elementary", "us_east")
 
 
-def priced(pid: str, per_1k_in: float, per_1k_out: float, **kwargs) -> object:
+def priced(pid: str, per_1k_in: float, per_1k_out: float, **kwargs) -> ProviderSpec:
     return dataclasses.replace(provider(pid, **kwargs), cost_per_1k_input=per_1k_in, cost_per_1k_output=per_1k_out)
 
 
