@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
+from audit.spend import client_spend_summary
 from providers.models import ModelProvider
 
 
@@ -215,4 +216,5 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "latency_avg_ms": [_mean(metrics.get(d)) for d in day_list],
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],
         "cost": [round(float(metrics[d]["cost"] or 0), 6) if d in metrics else 0.0 for d in day_list],
+        "client_spend": client_spend_summary(at=timezone.now()),
     }

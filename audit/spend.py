@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -62,6 +63,31 @@ def client_spend_current(*, client_ref: str, period: str, at: dt.datetime) -> De
         .first()
     )
     return _decimal(spent or 0)
+
+
+def client_spend_summary(*, at: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Spend per client in the UTC day and month holding `at`, the biggest spenders this month first
+    (the dashboard's table); two indexed reads of at most `limit` rows each."""
+    month = {
+        row.client_ref: row
+        for row in ClientSpend.objects.filter(
+            period=SpendPeriod.MONTH, period_start=period_start(SpendPeriod.MONTH, at)
+        ).order_by("-spent", "client_ref")[:limit]
+    }
+    today = dict(
+        ClientSpend.objects.filter(
+            period=SpendPeriod.DAY, period_start=period_start(SpendPeriod.DAY, at), client_ref__in=list(month)
+        ).values_list("client_ref", "spent")
+    )
+    return [
+        {
+            "client": ref,
+            "today": round(float(today.get(ref) or 0), 6),
+            "month": round(float(row.spent), 6),
+            "outcomes_month": row.outcomes,
+        }
+        for ref, row in month.items()
+    ]
 
 
 def client_spend_add(

@@ -145,3 +145,11 @@ def test_create_api_client_refuses_an_unknown_exhaustion_mode():
         call_command(
             "create_api_client", "bad-mode", "--scopes", "dispatch", "--budget", "1/day", "--on-budget-exhausted", "ask"
         )
+
+
+def test_the_dashboard_shows_spend_per_client(world, admin_client):
+    api, client = budgeted("refuse")
+    spend(api, dispatch(api)[1])
+    page = admin_client.get("/admin/audit/dashboard/").content.decode()
+    table = page.split('id="client-spend"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{client.name}</td><td>0.0420</td><td>0.0420</td><td>1</td>" in table
