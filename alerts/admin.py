@@ -23,7 +23,8 @@ class WebhookForm(forms.ModelForm):
         max_length=500, assume_scheme="https", help_text="http:// or https://; one JSON POST per alert"
     )
     events = forms.MultipleChoiceField(choices=AlertEvent.choices, widget=forms.CheckboxSelectMultiple)
-    secret = forms.CharField(
+    new_secret = forms.CharField(
+        label="Secret",
         required=False,
         widget=forms.PasswordInput(render_value=False),
         min_length=SECRET_MIN_LENGTH,
@@ -33,7 +34,7 @@ class WebhookForm(forms.ModelForm):
 
     class Meta:
         model = Webhook
-        fields = ["name", "url", "events", "secret", "is_active"]
+        fields = ["name", "url", "events", "is_active"]  # the secret is `new_secret`: never shown, blank keeps it
 
     def clean_url(self) -> str:
         url = str(self.cleaned_data.get("url") or "")
@@ -41,8 +42,8 @@ class WebhookForm(forms.ModelForm):
             raise forms.ValidationError("Use an http:// or https:// URL.")
         return url
 
-    def clean_secret(self) -> str:
-        secret = str(self.cleaned_data.get("secret") or "")
+    def clean_new_secret(self) -> str:
+        secret = str(self.cleaned_data.get("new_secret") or "")
         if not secret and self.instance.pk is None:
             raise forms.ValidationError(f"A new webhook needs a secret of at least {SECRET_MIN_LENGTH} characters.")
         return secret
@@ -61,7 +62,7 @@ class WebhookAdmin(SimpleHistoryAdmin):
         return ", ".join(obj.events)
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
-        secret = form.cleaned_data.get("secret") or None
+        secret = form.cleaned_data.get("new_secret") or None
         try:
             webhook_save(webhook=obj, secret=secret)
         except InvalidWebhook as exc:  # the form checks the same first; a race or a direct POST lands here
