@@ -73,11 +73,9 @@ class ApiClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         budget = ClientBudget.objects.filter(client_id=self.instance.pk).first() if self.instance.pk else None
         if budget is not None:
-            self.initial |= {
-                "budget_amount": budget.amount,
-                "budget_period": budget.period,
-                "on_budget_exhausted": budget.on_exhausted,
-            }
+            self.initial.update(
+                budget_amount=budget.amount, budget_period=budget.period, on_budget_exhausted=budget.on_exhausted
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -57,7 +57,7 @@ def test_a_blank_secret_on_change_keeps_the_current_one(admin_client):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"url": "ftp://hooks.example.org/x"}, "Enter a valid URL"),
+        ({"url": "ftp://hooks.example.org/x"}, "Use an http:// or https:// URL"),
         ({"new_secret": "short"}, "at least 16 characters"),
         ({"new_secret": ""}, "needs a secret"),
         ({"events": []}, "This field is required"),
