@@ -44,7 +44,8 @@ def budget_apply(
     """`decision` as the client's `budget` leaves it (see the module's rules)."""
     if not budget.exhausted:
         return dataclasses.replace(decision, budget=budget)
-    spent = f"the client's {budget.period} budget of {budget.limit:f} is spent ({budget.spent:f})"
+    limit, used = budget.limit.normalize(), budget.spent.normalize()
+    spent = f"the client's {budget.period} budget of {limit:f} is spent ({used:f})"
     if budget.on_exhausted != ON_EXHAUSTED_CHEAPEST or decision.override is not None:
         return dataclasses.replace(
             decision,
