@@ -65,10 +65,16 @@ def _claim(now: dt.datetime) -> list[WebhookDelivery]:
         )
         if not ids:
             return []
-        WebhookDelivery.objects.filter(id__in=ids).update(
-            status=DeliveryStatus.SENDING, lease_until=now + lease, attempts=F("attempts") + 1
-        )
-        return list(WebhookDelivery.objects.filter(id__in=ids).select_related("webhook").order_by("id"))
+        # Each row again with the condition, so a database without row locks (SQLite: `make run`)
+        # still hands one delivery to one claimer: its writes are serialised, and the second finds it taken.
+        claimed = [
+            pk
+            for pk in ids
+            if WebhookDelivery.objects.filter(due, pk=pk).update(
+                status=DeliveryStatus.SENDING, lease_until=now + lease, attempts=F("attempts") + 1
+            )
+        ]
+        return list(WebhookDelivery.objects.filter(id__in=claimed).select_related("webhook").order_by("id"))
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
