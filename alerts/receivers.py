@@ -5,14 +5,20 @@
   (and cost no query).
 - `audit.signals.client_budget_crossed`: 80 % -> `budget.80_percent`, 100 % -> `budget.exhausted`
   (the audit trail sends each once per client and period).
-Both run in the sender's transaction, so the deliveries commit with what they report.
+Both run in the sender's transaction, so the deliveries commit with what they report. A budget
+alert that cannot be stored fails the outcome report with it (its transaction also marks the alert
+raised, so the two stay together); a provider alert that cannot be stored is logged and dropped in
+its own savepoint, so a health transition never fails because of an alert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from typing import Any
+
+from django.db import DatabaseError, transaction
 
 from alerts.models import AlertEvent
 from alerts.services import alert_raise
@@ -20,6 +26,7 @@ from audit.signals import client_budget_crossed
 from providers.signals import provider_health_changed
 
 HEALTHY, COOLING_DOWN = "healthy", "cooling_down"
+logger = logging.getLogger("alerts")
 
 
 def provider_health_alert(
@@ -39,12 +46,17 @@ def provider_health_alert(
         event = AlertEvent.PROVIDER_RECOVERED
     else:
         return 0
-    return alert_raise(
-        event=event,
-        subject=provider_slug,
-        at=at,
-        details={"provider_id": str(provider_id), "state": state, "previous": previous, **(details or {})},
-    )
+    try:
+        with transaction.atomic():  # a savepoint inside the sender's transaction
+            return alert_raise(
+                event=event,
+                subject=provider_slug,
+                at=at,
+                details={"provider_id": str(provider_id), "state": state, "previous": previous, **(details or {})},
+            )
+    except DatabaseError:
+        logger.exception("could not store the %s alert for provider %s", event, provider_slug)
+        return 0
 
 
 def budget_alert(

@@ -198,3 +198,19 @@ def test_budget_alerts_fire_once_per_client_and_period_when_reported_outcomes_cr
         "spent": 0.084,
     }
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2
+
+
+def test_outcomes_past_a_spent_budget_raise_no_further_alert(require_redis):
+    cheap = make_provider("cheap", cost_per_1k_input_tokens=Decimal("0.03"), cost_per_1k_output_tokens=Decimal("0.06"))
+    make_rule("us_east")
+    make_policy("Maths", cheap)
+    api, client, _ = keyed_api("dispatch", "outcome")
+    client_budget_set(client=client, amount=Decimal("0.05"), period="day", on_exhausted="cheapest")
+    report = {"success": True, "latency_ms": 300, "input_tokens": 1000, "output_tokens": 200}  # 0.042 each
+    hook("http://127.0.0.1:9/unused")
+    body = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
+    for _ in range(4):  # cheapest keeps serving: 0.042, 0.084, 0.126, 0.168
+        rid = uuid.uuid4()
+        assert api.post(f"/dispatch?request_id={rid}", body, format="json").status_code == 200
+        assert api.post(f"/dispatch/{rid}/outcome", report, format="json").status_code == 201
+    assert sorted(WebhookDelivery.objects.values_list("event", flat=True)) == ["budget.80_percent", "budget.exhausted"]
