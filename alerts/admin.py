@@ -102,7 +102,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
         return False
 
-    @admin.action(description="Retry the selected deliveries now (attempts counted afresh)", permissions=["view"])
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("alerts.change_webhookdelivery"))
+
+    @admin.action(description="Retry the selected deliveries now (attempts counted afresh)", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
             delivery_retry_now(delivery=delivery)

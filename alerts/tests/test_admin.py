@@ -7,6 +7,7 @@ import pytest
 
 from alerts.delivery import deliveries_send_due
 from alerts.models import Webhook, WebhookDelivery
+from alerts.services import webhook_test_send
 from alerts.tests.receiver import webhook_receiver
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +70,13 @@ def test_a_bad_webhook_is_a_form_error_and_writes_nothing(admin_client, extra, m
     response = add(admin_client, url, **extra)
     assert response.status_code == 200 and message in response.content.decode()
     assert not Webhook.objects.exists()
+
+
+def test_a_failed_delivery_is_retried_from_its_list(admin_client):
+    add(admin_client, "http://127.0.0.1:9/gone")
+    webhook_test_send(webhooks=list(Webhook.objects.all()))
+    WebhookDelivery.objects.update(status="failed", attempts=8)
+    delivery = WebhookDelivery.objects.get()
+    admin_client.post("/admin/alerts/webhookdelivery/", {"action": "retry_now", "_selected_action": [delivery.pk]})
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
