@@ -153,3 +153,28 @@ def test_the_dashboard_shows_spend_per_client(world, admin_client):
     page = admin_client.get("/admin/audit/dashboard/").content.decode()
     table = page.split('id="client-spend"', 1)[1].split("</table>", 1)[0]
     assert f"<td>{client.name}</td><td>0.0420</td><td>0.0420</td><td>1</td>" in table
+
+
+def test_a_teacher_override_on_a_spent_budget_is_refused_and_audited(require_redis):
+    from authoring.demo import demo_teacher_load, demo_world_load
+
+    demo_world_load()
+    demo_teacher_load()
+    api, client, _ = keyed_api("dispatch", "override", "outcome", teachers=["demo-teacher"])
+    client_budget_set(client=client, amount=Decimal("0.000001"), period="month", on_exhausted="cheapest")
+    status, body = dispatch(api)
+    assert status == 200
+    assert api.post(f"/dispatch/{body['request_id']}/outcome", REPORT, format="json").status_code == 201  # spent
+    override = {
+        **MATH,
+        "teacher_override": True,
+        "override_provider_id": "anthropic-claude",
+        "override_reason": "Student needs a model that explains fractions visually",
+        "teacher_id": "demo-teacher",
+    }
+    response = api.post(f"/dispatch?request_id={uuid.uuid4()}", override, format="json")
+    body = response.json()
+    assert response.status_code == 422 and body["error"]["code"] == "budget_exhausted" and body["teacher_override"]
+    assert body["budget"]["exhausted"] is True and body["budget"]["period"] == "month"
+    row = DispatchLog.objects.get(request_id=body["request_id"])
+    assert (row.is_override, row.refusal_code) == (True, "budget_exhausted")
