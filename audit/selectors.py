@@ -11,16 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Sum, TextField, Value, When
+from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
+from audit.models import LATENCY_BOUNDS_MS, DispatchLog, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
 from providers.models import ModelProvider
 
@@ -216,3 +218,33 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],
         "cost": [round(float(metrics[d]["cost"] or 0), 6) if d in metrics else 0.0 for d in day_list],
     }
+
+
+# The columns a replay reads of each audit row (`dispatch_log_contexts`), in this order.
+REPLAY_COLUMNS = (
+    "request_id",
+    "subject",
+    "grade_band",
+    "region",
+    "is_override",
+    "override_provider_ref",
+    "override_reason",
+    "outcome",
+    "refusal_code",
+    "provider_id",
+    "policy_id",
+)
+
+
+def dispatch_log_contexts(*, since: dt.datetime, chunk_size: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    """The audit rows written since `since`, streamed in one pass (a server-side cursor on
+    PostgreSQL), as tuples of `REPLAY_COLUMNS` with the ids as text: only the context and the
+    decision each got, never the response text, and in no particular order (no sort to pay for)."""
+    columns = {name: Cast(name, TextField()) for name in ("request_id", "provider_id", "policy_id")}
+    rows = (
+        DispatchLog.objects.filter(created_at__gte=since)
+        .order_by()
+        .annotate(**{f"{name}_text": expression for name, expression in columns.items()})
+        .values_list(*[f"{c}_text" if c in columns else c for c in REPLAY_COLUMNS])
+    )
+    return rows.iterator(chunk_size=chunk_size)

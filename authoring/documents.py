@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from authoring import services, validators
 from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, SECTIONS
+from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
@@ -167,6 +168,22 @@ def document_parse(document: Any) -> dict[str, list[dict[str, Any]]]:
     if errors:
         raise DocumentInvalid(errors)
     return parsed
+
+
+def document_candidate(document: Any) -> tuple[Snapshot, ImportReport]:
+    """The world as it would be with `document` applied (a what-if snapshot) and what would change:
+    the import itself, with every rule and message, in a transaction that is rolled back.
+    Raises DocumentInvalid like `document_import`."""
+    parsed = document_parse(document)
+    report = ImportReport(dry_run=True)
+    try:
+        with transaction.atomic():
+            _apply(parsed, report, reason="what-if", user=None)
+            candidate = snapshot_build()
+            transaction.set_rollback(True)
+    except IntegrityError as error:
+        raise DocumentInvalid([f"the database refused the document: {error}"]) from error
+    return candidate, report
 
 
 def document_import(document: Any, *, dry_run: bool = False, reason: str = "", user: Any = None) -> ImportReport:
