@@ -310,3 +310,11 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Periodic jobs run by each gunicorn worker in a background thread (common/background.py): work that
 # must happen on time without cron (each job claims its work in PostgreSQL, so it is done once).
 BACKGROUND_JOBS = env_bool("BACKGROUND_JOBS", True)
+
+# Change approval (docs/changes.md): "off" (default) saves authored changes at once; "required" turns
+# every save into a change request that another administrator approves before the service publishes it.
+CHANGE_APPROVAL = os.environ.get("CHANGE_APPROVAL", "off").strip().lower() or "off"
+if CHANGE_APPROVAL not in {"off", "required"}:
+    raise ImproperlyConfigured(f"CHANGE_APPROVAL must be off or required, not {CHANGE_APPROVAL!r}")
+# How often (seconds) each worker looks for approved change requests that are due (within a minute).
+CHANGE_PUBLISH_INTERVAL = float(os.environ.get("CHANGE_PUBLISH_INTERVAL", "20"))
