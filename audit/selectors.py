@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Sum, TextField, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, QuerySet, Sum, TextField, Value, When
 from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
@@ -220,31 +220,51 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
     }
 
 
-# The columns a replay reads of each audit row (`dispatch_log_contexts`), in this order.
+# What a replay reads of the audit log (`dispatch_log_context_groups`), in this order.
 REPLAY_COLUMNS = (
-    "request_id",
     "subject",
     "grade_band",
     "region",
     "is_override",
     "override_provider_ref",
-    "override_reason",
+    "justification",  # an override's justification ("" otherwise)
+    "who_refusal",  # an override's refusal about who asked, when it is one of `who_refusals`
     "outcome",
-    "refusal_code",
-    "provider_id",
-    "policy_id",
+    "provider_text",
+    "policy_text",
+    "requests",
+    "first_id",
+    "last_id",
 )
 
 
-def dispatch_log_contexts(*, since: dt.datetime, chunk_size: int = 20_000) -> Iterator[tuple[Any, ...]]:
-    """The audit rows written since `since`, streamed in one pass (a server-side cursor on
-    PostgreSQL), as tuples of `REPLAY_COLUMNS` with the ids as text: only the context and the
-    decision each got, never the response text, and in no particular order (no sort to pay for)."""
-    columns = {name: Cast(name, TextField()) for name in ("request_id", "provider_id", "policy_id")}
+def dispatch_log_context_groups(*, since: dt.datetime, who_refusals: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """The audit rows written since `since`, grouped by the database in ONE pass (a scan and a hash
+    aggregate) by context and the decision each got: tuples of `REPLAY_COLUMNS`, with how many rows
+    each group holds and two of their ids (`dispatch_log_request_ids` names them). Only the context
+    and decision columns are read, never the response text."""
     rows = (
         DispatchLog.objects.filter(created_at__gte=since)
         .order_by()
-        .annotate(**{f"{name}_text": expression for name, expression in columns.items()})
-        .values_list(*[f"{c}_text" if c in columns else c for c in REPLAY_COLUMNS])
+        .annotate(
+            justification=Case(
+                When(is_override=True, then=F("override_reason")), default=Value(""), output_field=TextField()
+            ),
+            who_refusal=Case(
+                When(is_override=True, refusal_code__in=list(who_refusals), then=F("refusal_code")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+            provider_text=Cast("provider_id", TextField()),
+            policy_text=Cast("policy_id", TextField()),
+        )
+        .values(*REPLAY_COLUMNS[:10])
+        .annotate(requests=Count("id"), first_id=Min("id"), last_id=Max("id"))
+        .values_list(*REPLAY_COLUMNS)
     )
-    return rows.iterator(chunk_size=chunk_size)
+    return rows.iterator(chunk_size=10_000)
+
+
+def dispatch_log_request_ids(ids: Iterable[int]) -> dict[int, str]:
+    """The request ids of the given audit rows (by primary key)."""
+    return {pk: str(rid) for pk, rid in DispatchLog.objects.filter(pk__in=list(ids)).values_list("pk", "request_id")}

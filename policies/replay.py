@@ -1,9 +1,9 @@
 """Replay impact: the last days of real dispatches decided again against a candidate world.
 
-`replay_impact(candidate, since=...)` reads the audit log in ONE pass (only the context columns,
-streamed: `audit.selectors.dispatch_log_contexts`), groups the rows by distinct context and the
-decision each got, resolves each distinct context ONCE against the candidate snapshot with the same
-engine as `POST /dispatch`, and puts every request in exactly one category, in this order:
+`replay_impact(candidate, days=...)` reads the audit log in ONE pass: the database groups the rows
+by context and the decision each got (`audit.selectors.dispatch_log_context_groups`, only those
+columns); each distinct context is then resolved ONCE against the candidate snapshot with the same
+engine as `POST /dispatch`, and every request falls in exactly one category, in this order:
 
 1. `newly_refused`: accepted then, refused now;
 2. `newly_accepted`: refused then, accepted now;
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.models import Outcome
-from audit.selectors import dispatch_log_contexts
+from audit.selectors import dispatch_log_context_groups, dispatch_log_request_ids
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override
 from policies.engine.resolve import visible_length
 from policies.engine.types import (
@@ -120,44 +120,40 @@ def replay_decide(context: ReplayContext, snapshot: Snapshot) -> Decision:
     return resolve_override(base, snapshot, override)
 
 
-def replay_rows(rows: Iterable[tuple[Any, ...]], candidate: Snapshot, *, days: int = DEFAULT_DAYS) -> ReplayImpact:
-    """Classify audit rows (`audit.selectors.REPLAY_COLUMNS` tuples) against `candidate`.
-
-    One pass: rows are grouped by (context, stored decision) as they stream by, keeping a count
-    and a few request ids per group; each distinct context is then resolved once."""
-    groups: dict[tuple[ReplayContext, Stored], list[Any]] = {}
-    justification_ok: dict[str, bool] = {}
-    for request_id, subject, grade, region, is_override, ref, reason, outcome, refusal, provider, policy in rows:
-        accepted = outcome == Outcome.ACCEPTED
-        if is_override:
-            ok = justification_ok.get(reason)
-            if ok is None:
-                ok = justification_ok[reason] = visible_length(reason) >= MIN_JUSTIFICATION_LENGTH
-            context = ReplayContext(subject, grade, region, True, ref, ok, refusal if refusal in WHO_REFUSALS else "")
-        else:
-            context = ReplayContext(subject, grade, region)
-        key = (context, Stored(accepted, provider or "", policy or ""))
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [1, [request_id]]
-        else:
-            group[0] += 1
-            if len(group[1]) < SAMPLES_PER_CATEGORY:
-                group[1].append(request_id)
+def replay_groups(groups: Iterable[tuple[Any, ...]], candidate: Snapshot, *, days: int = DEFAULT_DAYS) -> ReplayImpact:
+    """Classify the audit log's groups (`audit.selectors.REPLAY_COLUMNS` tuples: one per context and
+    decision got, with its count and two row ids) against `candidate`, resolving each distinct
+    context once. The request ids of the samples are read afterwards, a few rows by primary key."""
     impact = ReplayImpact(days=days)
     decided: dict[ReplayContext, Decision] = {}
-    for (context, stored), (count, ids) in groups.items():
+    justification_ok: dict[str, bool] = {}
+    sample_rows: dict[str, list[int]] = {c: [] for c in CATEGORIES}
+    for row in groups:
+        subject, grade, region, is_override, ref, justification, who, outcome, provider, policy, count, first, last = (
+            row
+        )
+        if is_override:
+            ok = justification_ok.get(justification)
+            if ok is None:
+                ok = justification_ok[justification] = visible_length(justification) >= MIN_JUSTIFICATION_LENGTH
+            context = ReplayContext(subject, grade, region, True, ref, ok, who)
+        else:
+            context = ReplayContext(subject, grade, region)
         decision = decided.get(context)
         if decision is None:
             decision = decided[context] = replay_decide(context, candidate)
-        category = replay_category(stored, decision)
+        category = replay_category(Stored(outcome == Outcome.ACCEPTED, provider or "", policy or ""), decision)
         impact.requests += count
         impact.counts[category] += count
-        region = impact.by_region.setdefault(context.region, dict.fromkeys(CATEGORIES, 0))
-        region[category] += count
-        samples = impact.samples[category]
-        samples += ids[: SAMPLES_PER_CATEGORY - len(samples)]
+        region_counts = impact.by_region.setdefault(region, dict.fromkeys(CATEGORIES, 0))
+        region_counts[category] += count
+        samples = sample_rows[category]
+        for pk in dict.fromkeys((last, first)):
+            if len(samples) < SAMPLES_PER_CATEGORY:
+                samples.append(pk)
     impact.contexts = len(decided)
+    names = dispatch_log_request_ids(pk for pks in sample_rows.values() for pk in pks)
+    impact.samples = {category: [names[pk] for pk in pks if pk in names] for category, pks in sample_rows.items()}
     return impact
 
 
@@ -166,4 +162,4 @@ def replay_impact(candidate: Snapshot, *, days: int = DEFAULT_DAYS, now: dt.date
     if days < 1:
         raise ValueError(f"days must be at least 1, not {days}")
     since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
-    return replay_rows(dispatch_log_contexts(since=since), candidate, days=days)
+    return replay_groups(dispatch_log_context_groups(since=since, who_refusals=WHO_REFUSALS), candidate, days=days)

@@ -129,3 +129,38 @@ def test_a_request_whose_entries_moved_since_is_not_published_and_says_why(peopl
         "Nothing was published: providers openai-gpt4 changed since this request was proposed"
     )
     assert rpm() == 70
+
+
+def test_import_policies_proposes_with_a_reason_and_a_time(people, tmp_path, settings):
+    import io
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    alice, *_ = people
+    path = tmp_path / "rpm.json"
+    path.write_text(json.dumps(rpm_document(91)))
+    settings.CHANGE_APPROVAL = "required"
+    with pytest.raises(CommandError, match="CHANGE_APPROVAL=required: nothing was imported"):
+        call_command("import_policies", str(path))
+    with pytest.raises(CommandError, match="--effective-at: an ISO 8601 time with its offset"):
+        call_command(
+            "import_policies", str(path), "--propose", "--reason", "r", "--author", "alice", "--effective-at", "soon"
+        )
+    out = io.StringIO()
+    call_command(
+        "import_policies",
+        str(path),
+        "--propose",
+        "--reason",
+        "exam week",
+        "--author",
+        "alice",
+        "--effective-at",
+        "2027-01-04T06:00Z",
+        stdout=out,
+    )
+    change = ChangeRequest.objects.get()
+    assert change.author == alice and change.reason == "exam week"
+    assert change.effective_at == dt.datetime(2027, 1, 4, 6, 0, tzinfo=dt.UTC)
+    assert f"Proposed change request #{change.pk}" in out.getvalue() and rpm() == 60

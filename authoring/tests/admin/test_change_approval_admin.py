@@ -1,0 +1,99 @@
+"""CHANGE_APPROVAL=required in admin: a save becomes a proposal (same form, same messages), the
+author cannot approve it, another administrator approves it on the review page, and it goes live."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from authoring.demo import demo_world_load
+from authoring.models import ChangeRequest, ChangeState
+from authoring.tests.admin.test_policy_admin import policy_post
+from policies.models import DispatchPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def approval(settings):
+    settings.CHANGE_APPROVAL = "required"
+
+
+@pytest.fixture
+def admins(django_user_model, client):
+    demo_world_load()
+    perms = Permission.objects.filter(
+        content_type__app_label__in=["policies", "providers", "authoring"],
+    )
+
+    def make(name):
+        user = django_user_model.objects.create_user(name, password="x", is_staff=True)
+        user.user_permissions.add(*perms)
+        return user
+
+    return make("alice"), make("bob")
+
+
+def as_user(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_a_save_becomes_a_proposal_that_another_admin_approves(approval, admins, client):
+    alice, bob = admins
+    page = as_user(client, alice).get(reverse("admin:policies_dispatchpolicy_add"))
+    assert b'value="Propose change"' in page.content and b'name="_continue"' not in page.content
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"])
+    data["change_reason"] = "science classes start Monday"
+    response = client.post(reverse("admin:policies_dispatchpolicy_add"), data)
+    change = ChangeRequest.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/changerequest/{change.pk}/change/")
+    assert not DispatchPolicy.objects.filter(name="Science US").exists()  # nothing live yet
+    assert change.author == alice and change.reason == "science classes start Monday"
+    assert change.document["policies"][0]["fallback_provider_ids"] == ["anthropic-claude"]
+
+    review = client.get(reverse("admin:authoring_changerequest_change", args=[change.pk]))
+    text = review.content.decode()
+    assert "Coverage impact" in text and "Replay impact" in text and "Science US" in text
+    assert "another administrator must review it" in text
+    refused = client.post(review.wsgi_request.path, {"decision": "approve", "review_reason": "mine is fine"})
+    assert "You cannot review your own change request" in refused.content.decode()
+    change.refresh_from_db()
+    assert change.state == ChangeState.PROPOSED and not DispatchPolicy.objects.filter(name="Science US").exists()
+
+    as_user(client, bob)
+    done = client.post(review.wsgi_request.path, {"decision": "approve", "review_reason": "replay is clean"})
+    assert done.status_code == 302
+    change.refresh_from_db()
+    assert change.state == ChangeState.PUBLISHED and change.reviewer == bob
+    policy = DispatchPolicy.objects.get(name="Science US")
+    assert [p.slug for p in policy.chain()] == ["openai-gpt4", "anthropic-claude"]
+    assert "alice" in policy.history.latest().history_change_reason
+
+
+def test_a_refused_save_shows_the_same_message_and_proposes_nothing(approval, admins, client):
+    alice, _ = admins
+    data = policy_post("Science EU", region="eu_west", primary="openai-gpt4", fallbacks=["anthropic-claude"])
+    response = as_user(client, alice).post(reverse("admin:policies_dispatchpolicy_add"), data)
+    assert response.status_code == 200
+    assert "No provider in this chain may serve eu_west" in response.content.decode()
+    assert not ChangeRequest.objects.exists()
+
+
+def test_without_approval_a_save_is_live_at_once(admins, client):
+    alice, _ = admins
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=[])
+    page = as_user(client, alice).get(reverse("admin:policies_dispatchpolicy_add"))
+    assert b"Propose change" not in page.content
+    assert client.post(reverse("admin:policies_dispatchpolicy_add"), data).status_code == 302
+    assert DispatchPolicy.objects.filter(name="Science US").exists() and not ChangeRequest.objects.exists()
+
+
+def test_deletes_and_bulk_actions_are_off_while_approval_is_required(approval, admins, client):
+    alice, _ = admins
+    policy = DispatchPolicy.objects.get(name="Default policy")
+    as_user(client, alice)
+    assert client.get(reverse("admin:policies_dispatchpolicy_delete", args=[policy.pk])).status_code == 403
+    listing = client.get(reverse("admin:policies_dispatchpolicy_changelist"))
+    assert b'name="action"' not in listing.content
