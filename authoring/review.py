@@ -42,6 +42,14 @@ class Review:
     def coverage_of(self, kind: str) -> list[CoverageChange]:
         return [c for c in self.coverage if c.kind == kind]
 
+    @property
+    def coverage_summary(self) -> str:
+        lost, gained, moved = (len(self.coverage_of(k)) for k in ("lost", "gained", "provider_changed"))
+        return (
+            f"{lost} context(s) would lose their last compliant provider, {gained} would gain one, "
+            f"{moved} would be served by another provider."
+        )
+
 
 def _shown(value: Any) -> str:
     if value is None:

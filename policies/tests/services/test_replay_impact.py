@@ -112,7 +112,7 @@ def test_the_replay_counts_what_applying_the_document_does():
 
     document_import(copy.deepcopy(document), reason="the candidate, applied")
     after = dispatch_all()
-    happened = Counter()
+    happened: Counter[str] = Counter()
     by_region: dict[str, Counter] = {}
     for request, first, second in zip(REQUESTS, before, after, strict=True):
         assert second.decision is not None
