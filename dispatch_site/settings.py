@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "audit",
     "teachers",
     "clients",
-    "authoring",  # the back office: admin, forms, policy-as-code, the demo world (no models)
+    "authoring",  # the back office: admin, forms, policy-as-code, the demo world, change requests
     "api",  # the REST surface (no models; registers the OpenAPI extensions)
 ]
 
