@@ -97,3 +97,47 @@ def test_deletes_and_bulk_actions_are_off_while_approval_is_required(approval, a
     assert client.get(reverse("admin:policies_dispatchpolicy_delete", args=[policy.pk])).status_code == 403
     listing = client.get(reverse("admin:policies_dispatchpolicy_changelist"))
     assert b'name="action"' not in listing.content
+
+
+def test_a_routing_rule_save_is_proposed_with_its_lists_and_a_rename_is_refused(approval, admins, client):
+    from policies.models import RegionalRouting
+    from providers.models import ModelProvider
+
+    alice, _ = admins
+    rule = RegionalRouting.objects.get(region="us_west")
+    ids = {p.slug: str(p.pk) for p in ModelProvider.objects.all()}
+    data = {
+        "region": "us_west",
+        "data_center": "Oregon",
+        "encryption_required": "on",
+        "audit_logging_required": "on",
+        "allowed_providers": [ids["aws-bedrock"], ids["google-gemini"], ids["us-only-provider"]],
+        "blocked_providers": [],
+        "compliance_frameworks": ["FERPA", "COPPA"],
+        "change_reason": "moved to Oregon",
+    }
+    url = reverse("admin:policies_regionalrouting_change", args=[rule.pk])
+    assert as_user(client, alice).post(url, data).status_code == 302
+    change = ChangeRequest.objects.get()
+    entry = change.document["regions"][0]
+    assert entry["data_center"] == "Oregon"
+    assert entry["allowed_providers"] == ["aws-bedrock", "google-gemini", "us-only-provider"]
+    assert RegionalRouting.objects.get(pk=rule.pk).data_center == "California"  # nothing live
+
+    renamed = client.post(url, {**data, "region": "ca_central", "confirm_coverage_loss": "on"})
+    assert renamed.status_code == 200
+    assert "a region cannot be changed through a proposal" in renamed.content.decode()
+    assert ChangeRequest.objects.count() == 1
+
+
+def test_a_bad_effective_at_is_a_form_error(approval, admins, client):
+    alice, _ = admins
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=[])
+    data["change_effective_at"] = "next monday"
+    response = as_user(client, alice).post(reverse("admin:policies_dispatchpolicy_add"), data)
+    assert response.status_code == 200
+    assert "Effective at: a date and time (UTC)" in response.content.decode()
+    assert not ChangeRequest.objects.exists()
+    data["change_effective_at"] = "2027-01-04T06:00"
+    assert client.post(reverse("admin:policies_dispatchpolicy_add"), data).status_code == 302
+    assert ChangeRequest.objects.get().effective_at.isoformat() == "2027-01-04T06:00:00+00:00"
