@@ -141,3 +141,36 @@ def test_a_bad_effective_at_is_a_form_error(approval, admins, client):
     data["change_effective_at"] = "2027-01-04T06:00"
     assert client.post(reverse("admin:policies_dispatchpolicy_add"), data).status_code == 302
     assert ChangeRequest.objects.get().effective_at.isoformat() == "2027-01-04T06:00:00+00:00"
+
+
+def test_a_revert_is_proposed_like_a_save(admins, client, settings):
+    from authoring.tests.admin.test_policy_admin import chain_of, slug
+
+    alice, _ = admins
+    as_user(client, alice)
+    add = reverse("admin:policies_dispatchpolicy_add")
+    client.post(add, policy_post("Sci", region="us_east", primary="openai-gpt4", fallbacks=["anthropic-claude"]))
+    policy = DispatchPolicy.objects.get(name="Sci")
+    change = reverse("admin:policies_dispatchpolicy_change", args=[policy.pk])
+    data = policy_post("Sci", region="us_east", primary="microsoft-copilot", fallbacks=["openai-gpt4"], reason="v2")
+    assert client.post(change, data).status_code == 302
+    v1 = policy.history.order_by("history_date", "history_id").first()
+    settings.CHANGE_APPROVAL = "required"
+    form = {
+        "name": "Sci",
+        "subject": "science",
+        "grade_band": "high",
+        "region": "us_east",
+        "priority": "100",
+        "primary_provider": slug("openai-gpt4"),
+        "moderation_threshold": "0.7",
+        "is_active": "on",
+        "change_reason": "back to v1",
+        "_save": "Revert",
+    }
+    response = client.post(reverse("admin:policies_dispatchpolicy_simple_history", args=[policy.pk, v1.pk]), form)
+    assert response.status_code == 302
+    proposed = ChangeRequest.objects.get().document["policies"][0]
+    assert proposed["primary_provider_id"] == "openai-gpt4"
+    assert proposed["fallback_provider_ids"] == ["anthropic-claude"]
+    assert chain_of("Sci") == ["microsoft-copilot", "openai-gpt4"]  # nothing live until approved
