@@ -140,7 +140,8 @@ def test_a_bad_effective_at_is_a_form_error(approval, admins, client):
     assert not ChangeRequest.objects.exists()
     data["change_effective_at"] = "2027-01-04T06:00"
     assert client.post(reverse("admin:policies_dispatchpolicy_add"), data).status_code == 302
-    assert ChangeRequest.objects.get().effective_at.isoformat() == "2027-01-04T06:00:00+00:00"
+    effective_at = ChangeRequest.objects.get().effective_at
+    assert effective_at is not None and effective_at.isoformat() == "2027-01-04T06:00:00+00:00"
 
 
 def test_a_revert_is_proposed_like_a_save(admins, client, settings):
