@@ -317,4 +317,9 @@ CHANGE_APPROVAL = os.environ.get("CHANGE_APPROVAL", "off").strip().lower() or "o
 if CHANGE_APPROVAL not in {"off", "required"}:
     raise ImproperlyConfigured(f"CHANGE_APPROVAL must be off or required, not {CHANGE_APPROVAL!r}")
 # How often (seconds) each worker looks for approved change requests that are due (within a minute).
-CHANGE_PUBLISH_INTERVAL = float(os.environ.get("CHANGE_PUBLISH_INTERVAL", "20"))
+try:
+    CHANGE_PUBLISH_INTERVAL = float(os.environ.get("CHANGE_PUBLISH_INTERVAL", "").strip() or "20")
+except ValueError:
+    CHANGE_PUBLISH_INTERVAL = 0.0
+if not 0 < CHANGE_PUBLISH_INTERVAL <= 50:
+    raise ImproperlyConfigured("CHANGE_PUBLISH_INTERVAL must be a number of seconds above 0 and at most 50")

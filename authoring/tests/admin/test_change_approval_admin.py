@@ -175,3 +175,22 @@ def test_a_revert_is_proposed_like_a_save(admins, client, settings):
     assert proposed["primary_provider_id"] == "openai-gpt4"
     assert proposed["fallback_provider_ids"] == ["anthropic-claude"]
     assert chain_of("Sci") == ["microsoft-copilot", "openai-gpt4"]  # nothing live until approved
+
+
+def test_a_superuser_self_approval_needs_break_glass_and_is_highlighted(approval, client, django_user_model):
+    demo_world_load()
+    root = django_user_model.objects.get(username="admin")
+    data = policy_post("Science US", region="us_east", primary="openai-gpt4", fallbacks=[])
+    as_user(client, root).post(reverse("admin:policies_dispatchpolicy_add"), data)
+    change = ChangeRequest.objects.get()
+    url = reverse("admin:authoring_changerequest_change", args=[change.pk])
+    refused = client.post(url, {"decision": "approve", "review_reason": "urgent"}).content.decode()
+    assert "As a superuser you may approve it with a break-glass reason" in refused
+    assert not DispatchPolicy.objects.filter(name="Science US").exists()
+    glass = {"decision": "approve", "review_reason": "urgent", "break_glass_reason": "on call, no second admin"}
+    assert client.post(url, glass).status_code == 302
+    page = client.get(url).content.decode()
+    assert 'id="break-glass"' in page and "on call, no second admin" in page
+    listing = client.get(reverse("admin:authoring_changerequest_changelist")).content.decode()
+    assert "BREAK GLASS" in listing
+    assert DispatchPolicy.objects.filter(name="Science US").exists()
