@@ -18,7 +18,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, QuerySet, Sum, TextField, Value, When
-from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
@@ -230,8 +229,8 @@ REPLAY_COLUMNS = (
     "justification",  # an override's justification ("" otherwise)
     "who_refusal",  # an override's refusal about who asked, when it is one of `who_refusals`
     "outcome",
-    "provider_text",
-    "policy_text",
+    "provider_id",
+    "policy_id",
     "requests",
     "first_id",
     "last_id",
@@ -240,7 +239,8 @@ REPLAY_COLUMNS = (
 
 def dispatch_log_context_groups(*, since: dt.datetime, who_refusals: Iterable[str]) -> Iterator[tuple[Any, ...]]:
     """The audit rows written since `since`, grouped by the database in ONE pass (a scan and a hash
-    aggregate) by context and the decision each got: tuples of `REPLAY_COLUMNS`, with how many rows
+    aggregate) by context and the decision each got: tuples of `REPLAY_COLUMNS` (ids as UUIDs, or
+    None), with how many rows
     each group holds and two of their ids (`dispatch_log_request_ids` names them). Only the context
     and decision columns are read, never the response text."""
     rows = (
@@ -255,8 +255,6 @@ def dispatch_log_context_groups(*, since: dt.datetime, who_refusals: Iterable[st
                 default=Value(""),
                 output_field=CharField(),
             ),
-            provider_text=Cast("provider_id", TextField()),
-            policy_text=Cast("policy_id", TextField()),
         )
         .values(*REPLAY_COLUMNS[:10])
         .annotate(requests=Count("id"), first_id=Min("id"), last_id=Max("id"))

@@ -142,7 +142,8 @@ def replay_groups(groups: Iterable[tuple[Any, ...]], candidate: Snapshot, *, day
         decision = decided.get(context)
         if decision is None:
             decision = decided[context] = replay_decide(context, candidate)
-        category = replay_category(Stored(outcome == Outcome.ACCEPTED, provider or "", policy or ""), decision)
+        stored = Stored(outcome == Outcome.ACCEPTED, str(provider) if provider else "", str(policy) if policy else "")
+        category = replay_category(stored, decision)
         impact.requests += count
         impact.counts[category] += count
         region_counts = impact.by_region.setdefault(region, dict.fromkeys(CATEGORIES, 0))
