@@ -83,6 +83,7 @@ def test_a_proposal_is_reviewed_and_approved_by_another_administrator(
     page.locator("#review-form input[type=submit]").click()
     page.wait_for_load_state()
     assert page.locator("#change-state").inner_text() == "Published"
+    assert page.locator("#change-review").inner_text().startswith("Approved by bob")
     page.screenshot(path=str(artifacts_dir / "change_approved.png"), full_page=True)
     change.refresh_from_db()
     assert change.state == ChangeState.PUBLISHED
