@@ -134,9 +134,9 @@ def chain_region_problems(
             return {}
         reasons.append(why[1])
     available, _ = available_providers(snapshot, region, grade_band)
-    students = f" for {grade_band}" if grade_band else ""
+    students = f" (for {grade_band})" if grade_band else ""
     if available:
-        hint = f"providers compliant there{students}: " + ", ".join(p.slug for p in available)
+        hint = "providers compliant there: " + ", ".join(p.slug for p in available) + students
     else:
         hint = (
             f"no provider is compliant in {region}{students} today; fix its routing rule, the providers or "
