@@ -292,3 +292,15 @@ def test_an_agreement_form_refuses_backwards_dates_and_asks_before_removing_cove
     assert openai.expires_on.isoformat() == yesterday
     renewed = staff_client_demo.post(url, agreement_form(openai, expires_on="2030-06-30"))
     assert renewed.status_code == 302  # renewing removes nothing
+
+
+def test_the_simulator_names_the_agreement_and_the_age_rule(staff_client_demo):
+    url = reverse("admin:simulator")
+    page = staff_client_demo.get(
+        url, {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
+    ).content.decode()
+    assert "NDPA 2026 — OpenAI (in force through" in page
+    young = staff_client_demo.get(
+        url, {"subject": "science", "grade_band": "early_childhood", "region": "us_east"}
+    ).content.decode()
+    assert "below_provider_minimum_age" in young
