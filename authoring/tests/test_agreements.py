@@ -304,3 +304,25 @@ def test_the_simulator_names_the_agreement_and_the_age_rule(staff_client_demo):
         url, {"subject": "science", "grade_band": "early_childhood", "region": "us_east"}
     ).content.decode()
     assert "below_provider_minimum_age" in young
+
+
+def test_a_renewal_goes_through_a_change_request_like_any_authored_change(demo, django_user_model):
+    """Agreements are governed: a renewal is proposed, reviewed by another administrator, then live."""
+    from django.contrib.auth.models import Permission
+
+    from authoring.changes import change_propose, change_review
+    from authoring.documents import agreement_entry
+
+    perm = Permission.objects.get(codename="review_changerequest")
+    alice, bob = (django_user_model.objects.create_user(n, password="x", is_staff=True) for n in ("alice", "bob"))
+    bob.user_permissions.add(perm)
+    bob = django_user_model.objects.get(pk=bob.pk)
+    openai = Agreement.objects.get(reference="NDPA 2026 — OpenAI")
+    entry = {**agreement_entry(openai), "expires_on": "2030-06-30"}
+    change = change_propose(document={"agreements": [entry]}, reason="renewed by counsel", author=alice)
+    assert "agreement 'NDPA 2026 — OpenAI' (expires_on)" in change.summary
+    openai.refresh_from_db()
+    assert openai.expires_on != datetime.date(2030, 6, 30)  # nothing live until reviewed
+    change_review(change=change, reviewer=bob, approve=True, reason="checked the document")
+    openai.refresh_from_db()
+    assert openai.expires_on == datetime.date(2030, 6, 30)
