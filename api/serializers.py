@@ -80,6 +80,9 @@ class PassedOverSerializer(serializers.Serializer):
     reason = serializers.CharField()
     detail = serializers.CharField()
     policy_id = serializers.CharField(required=False)
+    next_probe_at = serializers.DateTimeField(
+        required=False, help_text="reason `unhealthy`: when the provider will be probed again"
+    )
 
 
 class ExplanationSerializer(serializers.Serializer):
@@ -88,6 +91,8 @@ class ExplanationSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     policy_name = serializers.CharField(allow_null=True)
     passed_over = PassedOverSerializer(many=True)
+    degraded = serializers.BooleanField(help_text="served although unhealthy (see degraded_detail)")
+    degraded_detail = serializers.CharField(required=False, help_text="why the decision is degraded")
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -107,6 +112,9 @@ class DecisionSerializer(serializers.Serializer):
     region = serializers.CharField()
     data_center = serializers.CharField()
     explanation = ExplanationSerializer()
+    degraded = serializers.BooleanField(
+        help_text="true when every compliant provider was unhealthy (cooling down) and the first one serves anyway"
+    )
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -127,6 +135,7 @@ class RefusalSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
+    degraded = serializers.BooleanField(help_text="always false on a refusal: health never refuses")
     teacher_override = serializers.BooleanField(required=False)
 
 
@@ -134,6 +143,7 @@ class UnprocessableSerializer(RefusalSerializer):
     """A 422: a refusal (with its explanation) or a request_id reused with another body (without)."""
 
     explanation = ExplanationSerializer(required=False)
+    degraded = serializers.BooleanField(required=False, help_text="false on a refusal (absent on a reused request_id)")
 
 
 class ProviderSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ def passed_over_dict(step: PassedOver) -> dict[str, Any]:
         "reason": step.reason,
         "detail": step.detail,
         **({"policy_id": step.policy_id} if step.policy_id else {}),
+        **({"next_probe_at": step.next_probe_at} if step.next_probe_at else {}),
     }
 
 
@@ -41,7 +42,19 @@ def explanation_dict(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "policy_name": decision.policy.name if decision.policy else None,
         "passed_over": [passed_over_dict(step) for step in decision.passed_over],
+        "degraded": decision.degraded,
+        **({"degraded_detail": degraded_detail(decision)} if decision.degraded else {}),
     }
+
+
+def degraded_detail(decision: Decision) -> str:
+    slug = decision.provider.slug if decision.provider else ""
+    if decision.override_applied:
+        return f"the teacher's provider {slug} is unhealthy (cooling down) and is served anyway: health never refuses"
+    return (
+        "every compliant provider of every matching policy is unhealthy (cooling down), so the first compliant "
+        f"one, {slug}, serves anyway: health never refuses a request"
+    )
 
 
 def rate_limits_dict(provider: ProviderSpec) -> dict[str, int]:
@@ -120,6 +133,7 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
                 "region": context.region,
             },
             "explanation": explanation,
+            "degraded": False,
         }
         if decision.override is not None:
             body["teacher_override"] = True
@@ -143,4 +157,5 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "region": context.region,
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
         "explanation": explanation,
+        "degraded": decision.degraded,
     }

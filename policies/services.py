@@ -18,6 +18,14 @@ An API client's own request count (`client_hit`, deferred by the throttle) is ta
 Redis round trip as that reservation; a client over its rate gets 429 and nothing is written. A
 client past its share of a provider's tokens (providers.limits) finds that provider saturated for
 its own requests only.
+
+Provider health (providers.health) enters the same way: this worker's view of the providers that
+are not healthy (reread at most every PROVIDER_HEALTH_VIEW_SECONDS, so a warm dispatch with every
+provider healthy makes no extra round trip) is passed to the engine, which skips those cooling
+down (`unhealthy`). A provider whose cooldown is over is chosen as usual, then asked for one of
+its few probes (one round trip, only then); without one it is skipped like a cooling one. Health
+never adds a provider and never refuses: when every compliant one is unhealthy the engine serves
+the first, `degraded`.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from common.errors import IdempotencyConflict, ReplayNotCompliant
 from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override, why_not
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
+from providers.health.services import PROBES_TAKEN, dispatch_health, provider_health_probe
 from providers.limits import dispatch_admit
 
 STATUS_ACCEPTED = 200
@@ -136,15 +145,27 @@ def _decide(
     """Resolve, then reserve the chosen provider for `client_ref`; one at its rate limit (or at the
     client's share of its tokens) is passed over (re-resolve)."""
     skipped = set(saturated)
+    health = dispatch_health()
+    unhealthy = health.unhealthy
     while True:
         if override is None:
-            decision = resolve(context, snapshot, saturated=skipped)
+            decision = resolve(context, snapshot, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe)
         else:
-            decision = resolve_override(context, snapshot, override, saturated=skipped)
+            decision = resolve_override(
+                context, snapshot, override, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe
+            )
         provider = decision.provider
         if provider is None or provider.id in skipped:
             dispatch_admit(client_ref=client_ref, client_hit=client_hit)  # 429 when the client is over
             return decision
+        if (
+            provider.id in health.probing
+            and not decision.degraded
+            and provider.id not in unhealthy
+            and not provider_health_probe(provider_id=provider.id)
+        ):
+            unhealthy = {**unhealthy, provider.id: PROBES_TAKEN}  # each pass removes one provider
+            continue
         if dispatch_admit(
             client_ref=client_ref,
             client_hit=client_hit,

@@ -26,6 +26,9 @@ LEVELS: tuple[str, ...] = (LEVEL_EXACT, LEVEL_SUBJECT_GRADE, LEVEL_SUBJECT, LEVE
 
 # Why a provider is passed over besides compliance (whose codes are `compliance.REASON_*`).
 REASON_RATE_LIMITED = "rate_limited"
+# Cooling down after provider-side failures (or its probes are taken): skipped unless every
+# compliant provider is, then the first compliant one serves, `degraded`.
+REASON_UNHEALTHY = "unhealthy"
 # Why a policy is passed over.
 REASON_NO_COMPLIANT_PROVIDER = "no_compliant_provider_in_chain"
 
@@ -160,6 +163,7 @@ class PassedOver:
     reason: str
     detail: str
     policy_id: str = ""  # for providers: the policy whose chain was being walked
+    next_probe_at: str = ""  # unhealthy: when it will be probed (ISO 8601), if known
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +177,8 @@ class Decision:
     refusal_detail: str = ""
     override: OverrideRequest | None = None
     region_rule: RegionRule | None = None
+    # Served although unhealthy: every compliant provider of every candidate was cooling down.
+    degraded: bool = False
 
     @property
     def accepted(self) -> bool:
