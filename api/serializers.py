@@ -164,6 +164,21 @@ class ProvidersResponseSerializer(serializers.Serializer):
     unavailable = PassedOverSerializer(many=True)
 
 
+class ProviderHealthSerializer(serializers.Serializer):
+    provider_id = serializers.UUIDField()
+    provider_slug = serializers.CharField()
+    state = serializers.ChoiceField(choices=["healthy", "cooling_down", "probing"])
+    since = serializers.DateTimeField(allow_null=True, help_text="when the current state began (null: never changed)")
+    failures = serializers.IntegerField(help_text="provider-side failures counted in the current window")
+    outcomes = serializers.IntegerField(help_text="outcomes counted in the current window")
+    next_probe_at = serializers.DateTimeField(allow_null=True, help_text="cooling down: when it will be probed")
+
+
+class ProvidersHealthResponseSerializer(serializers.Serializer):
+    shared = serializers.BooleanField(help_text="false while Redis is unavailable: this worker's own view")
+    providers = ProviderHealthSerializer(many=True)
+
+
 class ValidateResponseSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     subject = serializers.CharField()

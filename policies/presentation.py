@@ -13,6 +13,7 @@ from typing import Any
 
 from policies.engine import Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
+from providers.health.selectors import ProviderHealthRow
 
 LEVEL_LABELS = {
     "exact": "subject + grade band + region",
@@ -158,4 +159,28 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
         "explanation": explanation,
         "degraded": decision.degraded,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value is not None else None
+
+
+def provider_health_body(rows: list[ProviderHealthRow], *, shared: bool) -> dict[str, Any]:
+    """`GET /providers/health`: every provider's state; `shared` false while Redis is unavailable
+    (this worker's own view)."""
+    return {
+        "shared": shared,
+        "providers": [
+            {
+                "provider_id": row.provider_id,
+                "provider_slug": row.provider_slug,
+                "state": row.state,
+                "since": _iso(row.since),
+                "failures": row.failures,
+                "outcomes": row.outcomes,
+                "next_probe_at": _iso(row.next_probe_at),
+            }
+            for row in rows
+        ],
     }

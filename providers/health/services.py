@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from providers.health import store
-from providers.health.machine import COOLING_DOWN, HEALTHY, PROBING, HealthConfig, HealthState
+from providers.health.machine import COOLING_DOWN, HealthConfig
 from providers.models import ModelProvider, ProviderHealthTransition
 from providers.signals import provider_health_changed
 
@@ -145,53 +145,6 @@ def dispatch_health() -> DispatchHealth:
 
 
 PROBES_TAKEN = "being probed (this round's probes are taken); it serves again once they succeed"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderHealthRow:
-    provider_id: str
-    provider_slug: str
-    provider_name: str
-    state: str
-    since: dt.datetime | None
-    failures: int
-    outcomes: int
-    next_probe_at: dt.datetime | None
-
-
-def provider_health_list() -> tuple[list[ProviderHealthRow], bool]:
-    """Every provider's health now (by name), and whether the view is shared (Redis) or this
-    process's own."""
-    states = store.health_states()
-    shared = store.health_shared()
-    now_ms = store.health_now_ms()
-    rows: list[ProviderHealthRow] = []
-    for provider in ModelProvider.objects.order_by("name", "slug").only("id", "slug", "name"):
-        state = states.get(str(provider.pk), HealthState())
-        name = state.state
-        next_probe: dt.datetime | None = None
-        if name == COOLING_DOWN:
-            next_probe = ms_datetime(state.until_ms)
-            if state.until_ms <= now_ms:
-                name = PROBING  # the cooldown is over: the next dispatch that chooses it is a probe
-        window_live = (
-            state.state == HEALTHY
-            and state.outcomes
-            and now_ms < state.window_ms + (settings.PROVIDER_HEALTH_WINDOW_SECONDS * 1000)
-        )
-        rows.append(
-            ProviderHealthRow(
-                provider_id=str(provider.pk),
-                provider_slug=provider.slug,
-                provider_name=provider.name,
-                state=name,
-                since=ms_datetime(state.since_ms) if state.since_ms else None,
-                failures=state.failures if window_live else 0,
-                outcomes=state.outcomes if window_live else 0,
-                next_probe_at=next_probe,
-            )
-        )
-    return rows, shared
 
 
 def ms_datetime(ms: int) -> dt.datetime:
