@@ -55,7 +55,7 @@ def _client() -> str:
 
 
 def _report(base: str, key: str, request_id: str, *, success: bool, error_code: str = "") -> None:
-    body = {"success": success, "latency_ms": 100, "input_tokens": 10, "output_tokens": 5}
+    body: dict[str, object] = {"success": success, "latency_ms": 100, "input_tokens": 10, "output_tokens": 5}
     if error_code:
         body["error_code"] = error_code
     status, answer = request(f"{base}/dispatch/{request_id}/outcome", key, body)
