@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -34,16 +35,28 @@ class ModelProvider(models.Model):
     cost_per_1k_output_tokens = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     # Health overrides (providers.health); empty = the PROVIDER_HEALTH_* setting.
     health_failures_to_trip = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Consecutive provider-side failures that start a cooldown (empty: default)"
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Consecutive provider-side failures that start a cooldown (empty: default)",
     )
     health_failure_rate_percent = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Failure rate (%) over the window that starts a cooldown (empty: default)"
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Failure rate (%) over the window that starts a cooldown (empty: default)",
     )
     health_min_outcomes = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Outcomes the window needs before its failure rate counts (empty: default)"
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Outcomes the window needs before its failure rate counts (empty: default)",
     )
     health_cooldown_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Base cooldown in seconds, doubled after a failed probe (empty: default)"
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(86_400)],
+        help_text="Base cooldown in seconds, doubled after a failed probe (empty: default)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
