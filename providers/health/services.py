@@ -101,6 +101,8 @@ def provider_health_probe(*, provider_id: str) -> bool:
     )
     change = store.probe_record(provider_id=provider_id, config=config)
     _transition_record(provider_id=uuid.UUID(provider_id), change=change)
+    if not change.admitted:  # this round's probes are taken: ask again after the view's interval
+        store.probes_taken_note(provider_id)
     return change.admitted
 
 
@@ -139,6 +141,8 @@ def dispatch_health() -> DispatchHealth:
             when = ms_iso(state.until_ms)
             unhealthy[provider_id] = f"cooling down after provider-side failures; it will be probed from {when}"
             next_probe[provider_id] = when
+        elif store.probes_taken(provider_id):
+            unhealthy[provider_id] = PROBES_TAKEN
         else:
             probing.add(provider_id)
     return DispatchHealth(unhealthy, frozenset(probing), next_probe)

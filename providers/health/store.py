@@ -195,6 +195,7 @@ def _view_note(provider_id: str, change: Change) -> None:
     """This worker's own transitions reach its view at once."""
     if change.transition is None:
         return
+    _probes_taken.pop(provider_id, None)
     with _view.lock:
         unhealthy = dict(_view.unhealthy)
         if change.state.state == machine.HEALTHY:
@@ -202,6 +203,20 @@ def _view_note(provider_id: str, change: Change) -> None:
         else:
             unhealthy[provider_id] = change.state
         _view.unhealthy = unhealthy
+
+
+# Providers whose probes this worker found taken, until when (monotonic): dispatch skips them
+# without asking Redis again for PROVIDER_HEALTH_VIEW_SECONDS, so a probing provider costs at most
+# one script call per worker and interval beyond its probes.
+_probes_taken: dict[str, float] = {}
+
+
+def probes_taken_note(provider_id: str) -> None:
+    _probes_taken[provider_id] = time.monotonic() + float(getattr(settings, "PROVIDER_HEALTH_VIEW_SECONDS", 1.0))
+
+
+def probes_taken(provider_id: str) -> bool:
+    return _probes_taken.get(provider_id, 0.0) > time.monotonic()
 
 
 def health_reset() -> None:
@@ -212,6 +227,7 @@ def health_reset() -> None:
     with _view.lock:
         _view.unhealthy = {}
         _view.expires = 0.0
+    _probes_taken.clear()
 
 
 __all__ = [
@@ -225,4 +241,6 @@ __all__ = [
     "mark_record",
     "outcome_record",
     "probe_record",
+    "probes_taken",
+    "probes_taken_note",
 ]

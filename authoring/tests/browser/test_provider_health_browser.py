@@ -36,4 +36,5 @@ def test_administrator_marks_a_cooling_provider_healthy(live_server, page, artif
     assert "Mark healthy" not in page.locator("#health-openai-gpt4").inner_text()
     assert "vendor confirmed the outage is over" in page.locator("#health-transitions").inner_text()
     page.screenshot(path=str(artifacts_dir / "admin_provider_health_marked.png"), full_page=True)
-    assert ProviderHealthTransition.objects.get(reason="marked_healthy").changed_by.username == DEMO_ADMIN_USERNAME
+    changed_by = ProviderHealthTransition.objects.get(reason="marked_healthy").changed_by
+    assert changed_by is not None and changed_by.username == DEMO_ADMIN_USERNAME
