@@ -163,7 +163,7 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value is not None else None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value is not None else None
 
 
 def provider_health_body(rows: list[ProviderHealthRow], *, shared: bool) -> dict[str, Any]:

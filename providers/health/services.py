@@ -156,7 +156,7 @@ def ms_datetime(ms: int) -> dt.datetime:
 
 
 def ms_iso(ms: int) -> str:
-    return ms_datetime(ms).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return ms_datetime(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _transition_record(*, provider_id: uuid.UUID, change: store.Change, by: Any = None, reason_text: str = "") -> bool:

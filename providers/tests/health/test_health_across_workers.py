@@ -6,7 +6,7 @@ cooldown a probe goes to it and successful probes bring it back. With every comp
 cooling down the first compliant one serves, `degraded: true`; a blocked provider never does.
 
 Waits are bounded by the settings under test: the view's staleness (VIEW s) and the cooldown
-(COOLDOWN s), each plus a stated margin.
+(COOLDOWN s), each plus a stated margin; `next_probe_at` has milliseconds, so the wait for it is exact.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(tran
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
 VIEW = 0.3  # PROVIDER_HEALTH_VIEW_SECONDS: how stale a worker's view may be
 MARGIN = 0.7  # scheduling on 2 shared cores
+COOLDOWN = 3  # PROVIDER_HEALTH_COOLDOWN_SECONDS, also a probe round: the 4 dispatches after it fit in one
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def _health(base: str, key: str) -> dict[str, dict]:
     return {row["provider_slug"]: row for row in body["providers"]}
 
 
-@pytest.mark.parametrize("health_workers", [2], indirect=True)
+@pytest.mark.parametrize("health_workers", [COOLDOWN], indirect=True)
 def test_failures_move_dispatches_to_the_fallback_then_probes_bring_the_provider_back(health_workers):
     base, log_path = health_workers
     demo_world_load()
