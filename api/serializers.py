@@ -93,6 +93,19 @@ class ExplanationSerializer(serializers.Serializer):
     passed_over = PassedOverSerializer(many=True)
     degraded = serializers.BooleanField(help_text="served although unhealthy (see degraded_detail)")
     degraded_detail = serializers.CharField(required=False, help_text="why the decision is degraded")
+    budget = serializers.CharField(
+        required=False, help_text="Present when the client's spent budget routed to the cheapest provider: why."
+    )
+
+
+class BudgetSerializer(serializers.Serializer):
+    """The calling client's spend budget for the current UTC period (present only when it has one)."""
+
+    period = serializers.ChoiceField(choices=["day", "month"])
+    limit = serializers.FloatField(help_text="In the currency of the provider prices")
+    spent = serializers.FloatField(help_text="Cost of the client's outcomes reported in this period")
+    remaining = serializers.FloatField()
+    exhausted = serializers.BooleanField()
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -115,6 +128,7 @@ class DecisionSerializer(serializers.Serializer):
     degraded = serializers.BooleanField(
         help_text="true when every compliant provider was unhealthy (cooling down) and the first one serves anyway"
     )
+    budget = BudgetSerializer(required=False)
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -137,6 +151,7 @@ class RefusalSerializer(serializers.Serializer):
     explanation = ExplanationSerializer()
     degraded = serializers.BooleanField(help_text="always false on a refusal: health never refuses")
     teacher_override = serializers.BooleanField(required=False)
+    budget = BudgetSerializer(required=False)
 
 
 class UnprocessableSerializer(RefusalSerializer):
