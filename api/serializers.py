@@ -84,6 +84,9 @@ class PassedOverSerializer(serializers.Serializer):
     reason = serializers.CharField()
     detail = serializers.CharField()
     policy_id = serializers.CharField(required=False)
+    next_probe_at = serializers.DateTimeField(
+        required=False, help_text="reason `unhealthy`: when the provider will be probed again"
+    )
 
 
 class ExplanationSerializer(serializers.Serializer):
@@ -92,6 +95,8 @@ class ExplanationSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     policy_name = serializers.CharField(allow_null=True)
     passed_over = PassedOverSerializer(many=True)
+    degraded = serializers.BooleanField(help_text="served although unhealthy (see degraded_detail)")
+    degraded_detail = serializers.CharField(required=False, help_text="why the decision is degraded")
     budget = serializers.CharField(
         required=False, help_text="Present when the client's spent budget routed to the cheapest provider: why."
     )
@@ -136,6 +141,9 @@ class DecisionSerializer(serializers.Serializer):
         "minimum age is above the grade band's youngest age); null when none is needed",
     )
     explanation = ExplanationSerializer()
+    degraded = serializers.BooleanField(
+        help_text="true when every compliant provider was unhealthy (cooling down) and the first one serves anyway"
+    )
     budget = BudgetSerializer(required=False)
 
 
@@ -158,6 +166,7 @@ class RefusalSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
     agreement = AgreementSerializer(allow_null=True, required=False, help_text="Always null on a refusal")
+    degraded = serializers.BooleanField(help_text="always false on a refusal: health never refuses")
     teacher_override = serializers.BooleanField(required=False)
     budget = BudgetSerializer(required=False)
 
@@ -166,6 +175,7 @@ class UnprocessableSerializer(RefusalSerializer):
     """A 422: a refusal (with its explanation) or a request_id reused with another body (without)."""
 
     explanation = ExplanationSerializer(required=False)
+    degraded = serializers.BooleanField(required=False, help_text="false on a refusal (absent on a reused request_id)")
 
 
 class ProviderSerializer(serializers.Serializer):
@@ -186,6 +196,21 @@ class ProvidersResponseSerializer(serializers.Serializer):
     data_center = serializers.CharField(allow_null=True)
     providers = ProviderSerializer(many=True)
     unavailable = PassedOverSerializer(many=True)
+
+
+class ProviderHealthSerializer(serializers.Serializer):
+    provider_id = serializers.UUIDField()
+    provider_slug = serializers.CharField()
+    state = serializers.ChoiceField(choices=["healthy", "cooling_down", "probing"])
+    since = serializers.DateTimeField(allow_null=True, help_text="when the current state began (null: never changed)")
+    failures = serializers.IntegerField(help_text="provider-side failures counted in the current window")
+    outcomes = serializers.IntegerField(help_text="outcomes counted in the current window")
+    next_probe_at = serializers.DateTimeField(allow_null=True, help_text="cooling down: when it will be probed")
+
+
+class ProvidersHealthResponseSerializer(serializers.Serializer):
+    shared = serializers.BooleanField(help_text="false while Redis is unavailable: this worker's own view")
+    providers = ProviderHealthSerializer(many=True)
 
 
 class ValidateResponseSerializer(serializers.Serializer):

@@ -133,6 +133,10 @@ class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
             "cost_per_1k_input_tokens",
             "cost_per_1k_output_tokens",
             "minimum_user_age",
+            "health_failures_to_trip",
+            "health_failure_rate_percent",
+            "health_min_outcomes",
+            "health_cooldown_seconds",
         ]
 
     def clean(self) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The admin site: named after the product, its index grouped the way an administrator thinks.
 
-Groups: Providers (providers, prompt templates), Policies (dispatch policies, the simulator, the
-coverage map), Regions (regional routing rules), Audit (whatever the audit app registers, and the
-dashboard); any other app keeps its own group after them. A tool is listed only for users whose
-permissions open it (the views check the same functions).
+Groups: Providers (providers, prompt templates, the provider health page), Policies (dispatch
+policies, the simulator, the coverage map), Regions (regional routing rules), Audit (whatever the
+audit app registers, and the dashboard); any other app keeps its own group after them. A tool is
+listed only for users whose permissions open it (the views check the same functions).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ class DispatchAdminSite(admin.AdminSite):
     index_title = "Authoring: providers, policies, regions, audit"
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from authoring.admin import tools
+        from authoring.admin import health, tools
 
         extra = [
+            path("provider-health/", self.admin_view(health.provider_health_view), name="provider-health"),
             path("simulator/", self.admin_view(tools.simulator_view), name="simulator"),
             path("coverage/", self.admin_view(tools.coverage_view), name="coverage"),
         ]
@@ -60,11 +61,14 @@ class DispatchAdminSite(admin.AdminSite):
         grouped: list[dict[str, Any]] = []
         used: set[tuple[str, str]] = set()
         from audit.views import dashboard_allowed
+        from authoring.admin.health import provider_health_allowed
         from authoring.admin.tools import policy_tools_allowed
 
         for name, members in GROUPS:
             models = [by_model[key] for key in members if key in by_model]
             used.update(key for key in members if key in by_model)
+            if name == "Providers" and provider_health_allowed(request.user):
+                models.append(self._tool("Provider health", "admin:provider-health"))
             if name == "Policies" and policy_tools_allowed(request.user):
                 models += [self._tool("Simulator", "admin:simulator"), self._tool("Coverage map", "admin:coverage")]
             if models:

@@ -265,6 +265,18 @@ OUTCOME_MAX_LATENCY_MS = env_int("OUTCOME_MAX_LATENCY_MS", 600_000, low=1, high=
 # The most of a provider's tokens_per_minute one client's reported tokens may use (percent): a client
 # past it sees the provider as rate-limited for its own dispatches; the others keep the rest.
 CLIENT_TOKEN_SHARE_PERCENT = env_int("CLIENT_TOKEN_SHARE_PERCENT", 50, low=1, high=100)
+# Provider health (providers/health/, docs/reliability.md): outcomes apps report steer routing.
+# A provider cools down after N consecutive provider-side failures, or a failure rate of at least
+# R % over at least M outcomes of a window; after the cooldown a few probes may go to it.
+PROVIDER_HEALTH_FAILURES = env_int("PROVIDER_HEALTH_FAILURES", 5, low=1, high=10_000)
+PROVIDER_HEALTH_FAILURE_RATE_PERCENT = env_int("PROVIDER_HEALTH_FAILURE_RATE_PERCENT", 50, low=1, high=100)
+PROVIDER_HEALTH_MIN_OUTCOMES = env_int("PROVIDER_HEALTH_MIN_OUTCOMES", 20, low=1, high=1_000_000)
+PROVIDER_HEALTH_WINDOW_SECONDS = env_int("PROVIDER_HEALTH_WINDOW_SECONDS", 60, low=1, high=86_400)
+PROVIDER_HEALTH_COOLDOWN_SECONDS = env_int("PROVIDER_HEALTH_COOLDOWN_SECONDS", 30, low=1, high=86_400)
+PROVIDER_HEALTH_COOLDOWN_MAX_SECONDS = env_int("PROVIDER_HEALTH_COOLDOWN_MAX_SECONDS", 600, low=1, high=86_400)
+PROVIDER_HEALTH_PROBES = env_int("PROVIDER_HEALTH_PROBES", 2, low=1, high=1_000)
+# Each worker rereads the shared health view at most this often: how stale its view may be.
+PROVIDER_HEALTH_VIEW_SECONDS = float(os.environ.get("PROVIDER_HEALTH_VIEW_SECONDS", "1"))
 ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
 ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
 CONTENT_SECURITY_POLICY = os.environ.get(

@@ -14,6 +14,7 @@ from typing import Any
 
 from policies.engine import AgreementSpec, BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
+from providers.health.selectors import ProviderHealthRow
 
 LEVEL_LABELS = {
     "exact": "subject + grade band + region",
@@ -32,6 +33,7 @@ def passed_over_dict(step: PassedOver) -> dict[str, Any]:
         "reason": step.reason,
         "detail": step.detail,
         **({"policy_id": step.policy_id} if step.policy_id else {}),
+        **({"next_probe_at": step.next_probe_at} if step.next_probe_at else {}),
     }
 
 
@@ -42,6 +44,8 @@ def explanation_dict(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "policy_name": decision.policy.name if decision.policy else None,
         "passed_over": [passed_over_dict(step) for step in decision.passed_over],
+        "degraded": decision.degraded,
+        **({"degraded_detail": degraded_detail(decision)} if decision.degraded else {}),
         **({"budget": decision.budget_rule} if decision.budget_rule else {}),
     }
 
@@ -65,6 +69,16 @@ def agreement_dict(agreement: AgreementSpec | None) -> dict[str, Any] | None:
         "reference": agreement.reference,
         "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
     }
+
+
+def degraded_detail(decision: Decision) -> str:
+    slug = decision.provider.slug if decision.provider else ""
+    if decision.override_applied:
+        return f"the teacher's provider {slug} is unhealthy (cooling down) and is served anyway: health never refuses"
+    return (
+        "every compliant provider of every matching policy is unhealthy (cooling down), so the first compliant "
+        f"one, {slug}, serves anyway: health never refuses a request"
+    )
 
 
 def rate_limits_dict(provider: ProviderSpec) -> dict[str, int]:
@@ -147,6 +161,7 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
             },
             "explanation": explanation,
             "agreement": None,
+            "degraded": False,
         }
         if decision.override is not None:
             body["teacher_override"] = True
@@ -173,7 +188,32 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
         "agreement": agreement_dict(decision.agreement),
         "explanation": explanation,
+        "degraded": decision.degraded,
     }
     if decision.budget is not None:
         accepted["budget"] = budget_dict(decision.budget)
     return accepted
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value is not None else None
+
+
+def provider_health_body(rows: list[ProviderHealthRow], *, shared: bool) -> dict[str, Any]:
+    """`GET /providers/health`: every provider's state; `shared` false while Redis is unavailable
+    (this worker's own view)."""
+    return {
+        "shared": shared,
+        "providers": [
+            {
+                "provider_id": row.provider_id,
+                "provider_slug": row.provider_slug,
+                "state": row.state,
+                "since": _iso(row.since),
+                "failures": row.failures,
+                "outcomes": row.outcomes,
+                "next_probe_at": _iso(row.next_probe_at),
+            }
+            for row in rows
+        ],
+    }

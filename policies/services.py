@@ -23,10 +23,19 @@ A client with a budget (`budget`: its terms, read with its key) has its spend of
 period read from PostgreSQL (`audit.spend`, one indexed row; none for a client without one) and
 passed to the engine (`budget_apply`): a spent budget refuses (`budget_exhausted`) or routes to the
 cheapest compliant provider, and every decision body shows the budget.
+
+Provider health (providers.health) enters like saturation: this worker's view of the providers that
+are not healthy (reread at most every PROVIDER_HEALTH_VIEW_SECONDS, so a warm dispatch with every
+provider healthy makes no extra round trip) is passed to the engine, which skips those cooling
+down (`unhealthy`). A provider whose cooldown is over is chosen as usual, then asked for one of
+its few probes (one round trip, only then); without one it is skipped like a cooling one. Health
+never adds a provider and never refuses: when every compliant one is unhealthy the engine serves
+the first, `degraded`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -57,6 +66,7 @@ from policies.engine import (
 )
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
+from providers.health.services import PROBES_TAKEN, dispatch_health, provider_health_probe
 from providers.limits import dispatch_admit
 
 STATUS_ACCEPTED = 200
@@ -157,17 +167,33 @@ def _decide(
     """Resolve (and apply the client's budget), then reserve the chosen provider for `client_ref`; one
     at its rate limit (or at the client's share of its tokens) is passed over (re-resolve)."""
     skipped = set(saturated)
+    health = dispatch_health()
+    unhealthy = health.unhealthy
     while True:
         if override is None:
-            decision = resolve(context, snapshot, saturated=skipped)
+            decision = resolve(context, snapshot, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe)
         else:
-            decision = resolve_override(context, snapshot, override, saturated=skipped)
+            decision = resolve_override(
+                context, snapshot, override, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe
+            )
         if budget is not None:
-            decision = budget_apply(decision, snapshot, budget, saturated=skipped)
+            # The cheapest is chosen among healthy providers (else the decision's own stays); a spent
+            # budget's refusal is not degraded.
+            decision = budget_apply(decision, snapshot, budget, saturated=skipped | unhealthy.keys())
+            if decision.degraded and not decision.accepted:
+                decision = dataclasses.replace(decision, degraded=False)
         provider = decision.provider
         if provider is None or provider.id in skipped:
             dispatch_admit(client_ref=client_ref, client_hit=client_hit)  # 429 when the client is over
             return decision
+        if (
+            provider.id in health.probing
+            and not decision.degraded
+            and provider.id not in unhealthy
+            and not provider_health_probe(provider_id=provider.id)
+        ):
+            unhealthy = {**unhealthy, provider.id: PROBES_TAKEN}  # each pass removes one provider
+            continue
         if dispatch_admit(
             client_ref=client_ref,
             client_hit=client_hit,

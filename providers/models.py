@@ -2,6 +2,8 @@
 
 import uuid
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -36,6 +38,31 @@ class ModelProvider(models.Model):
     minimum_user_age = models.PositiveSmallIntegerField(
         default=0, help_text="The youngest user age its terms allow (0 = none); an agreement may lower it"
     )
+    # Health overrides (providers.health); empty = the PROVIDER_HEALTH_* setting.
+    health_failures_to_trip = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Consecutive provider-side failures that start a cooldown (empty: default)",
+    )
+    health_failure_rate_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Failure rate (%) over the window that starts a cooldown (empty: default)",
+    )
+    health_min_outcomes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Outcomes the window needs before its failure rate counts (empty: default)",
+    )
+    health_cooldown_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(86_400)],
+        help_text="Base cooldown in seconds, doubled after a failed probe (empty: default)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,6 +79,23 @@ class ModelProvider(models.Model):
                 name="provider_cost_not_negative",
             ),
             models.CheckConstraint(condition=Q(minimum_user_age__lte=AGE_MAX), name="provider_minimum_age_plausible"),
+            models.CheckConstraint(
+                condition=Q(health_failures_to_trip__isnull=True) | Q(health_failures_to_trip__gte=1),
+                name="provider_health_failures_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(health_failure_rate_percent__isnull=True)
+                | Q(health_failure_rate_percent__gte=1, health_failure_rate_percent__lte=100),
+                name="provider_health_rate_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(health_min_outcomes__isnull=True) | Q(health_min_outcomes__gte=1),
+                name="provider_health_min_outcomes_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(health_cooldown_seconds__isnull=True) | Q(health_cooldown_seconds__gte=1),
+                name="provider_health_cooldown_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -124,3 +168,39 @@ class Agreement(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class HealthState(models.TextChoices):
+    HEALTHY = "healthy", "healthy"
+    COOLING_DOWN = "cooling_down", "cooling down"
+    PROBING = "probing", "probing"
+
+
+class ProviderHealthTransition(models.Model):
+    """One change of a provider's health state (providers.health), written by the worker whose
+    report, probe or reset made it: the record behind "trips in the last 24 h" and the audit of
+    "mark healthy" (`changed_by`, `details["reason_text"]`). Health itself lives in Redis."""
+
+    id = models.BigAutoField(primary_key=True)
+    provider = models.ForeignKey(ModelProvider, on_delete=models.CASCADE, related_name="health_transitions")
+    state = models.CharField(max_length=16, choices=HealthState.choices)
+    previous = models.CharField(max_length=16, choices=HealthState.choices)
+    at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=32)
+    details = models.JSONField(default=dict, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "provider_health_transitions"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["provider", "-at"], name="provider_health_by_provider")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=HealthState.values), name="provider_health_state_known"),
+            models.CheckConstraint(condition=Q(previous__in=HealthState.values), name="provider_health_previous_known"),
+            models.CheckConstraint(condition=~Q(state=models.F("previous")), name="provider_health_state_changes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}: {self.previous} -> {self.state} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -67,6 +67,15 @@ class ModelProviderAdmin(AuthoringHistoryAdmin):
                 ]
             },
         ),
+        (
+            "Health (empty: the PROVIDER_HEALTH_* default; docs/reliability.md)",
+            {
+                "fields": [
+                    ("health_failures_to_trip", "health_failure_rate_percent"),
+                    ("health_min_outcomes", "health_cooldown_seconds"),
+                ]
+            },
+        ),
         ("This change", {"fields": ["change_reason", "confirm_coverage_loss"]}),
     ]
 

@@ -35,6 +35,9 @@ LEVELS: tuple[str, ...] = (LEVEL_EXACT, LEVEL_SUBJECT_GRADE, LEVEL_SUBJECT, LEVE
 
 # Why a provider is passed over besides compliance (whose codes are `compliance.REASON_*`).
 REASON_RATE_LIMITED = "rate_limited"
+# Cooling down after provider-side failures (or its probes are taken): skipped unless every
+# compliant provider is, then the first compliant one serves, `degraded`.
+REASON_UNHEALTHY = "unhealthy"
 # Why a policy is passed over.
 REASON_NO_COMPLIANT_PROVIDER = "no_compliant_provider_in_chain"
 
@@ -234,6 +237,7 @@ class PassedOver:
     reason: str
     detail: str
     policy_id: str = ""  # for providers: the policy whose chain was being walked
+    next_probe_at: str = ""  # unhealthy: when it will be probed (ISO 8601), if known
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +252,8 @@ class Decision:
     override: OverrideRequest | None = None
     region_rule: RegionRule | None = None
     agreement: AgreementSpec | None = None  # the agreement the provider's compliance relies on
+    # Served although unhealthy: every compliant provider of every candidate was cooling down.
+    degraded: bool = False
     budget: BudgetState | None = None  # the client's, when it has one
     budget_rule: str = ""  # why a spent budget changed the provider (the explanation says so)
 
