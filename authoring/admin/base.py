@@ -21,11 +21,11 @@ from typing import Any
 from django.contrib.admin.utils import unquote
 from django.db import IntegrityError, router, transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
-from simple_history.admin import SimpleHistoryAdmin
 
 from authoring import deletion
 from authoring.refusals import integrity_problems
 from authoring.validators import AuthoringError, Problems
+from common.history_admin import HistoryAdmin
 from policies.engine import Snapshot
 from policies.snapshot import snapshot_build
 
@@ -34,7 +34,7 @@ _WORLD = "_authoring_world"
 REFUSED = "Nothing was saved: this change was refused when it was written, because the data changed meanwhile."
 
 
-class AuthoringAdmin(SimpleHistoryAdmin):
+class AuthoringAdmin(HistoryAdmin):
     """Refused writes come back as form errors; deletes ask for a reason and show coverage loss."""
 
     delete_confirmation_template = "admin/policies/authoring_delete_confirmation.html"
