@@ -54,7 +54,7 @@ class _Readyz(BaseHTTPRequestHandler):
 
 
 def test_ready_is_printed_only_once_readyz_answers_200(capsys):
-    handler = type("Handler", (_Readyz,), {"status": 503})
+    handler: type[_Readyz] = type("Handler", (_Readyz,), {"status": 503})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
