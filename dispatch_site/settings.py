@@ -222,6 +222,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_AUTHENTICATION": [],  # /schema and /docs are public
+    # Client developers authenticate with API keys only: the schema (and so Swagger's Authorize
+    # dialog) offers no session login, though a staff session may still call the API.
+    "AUTHENTICATION_WHITELIST": ["api.access.ApiKeyAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.declare_auth_responses",

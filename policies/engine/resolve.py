@@ -142,6 +142,7 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                     reason=why[0] if why else REASON_UNKNOWN,
                     detail=why[1] if why else "",
                     policy_id=policy.id,
+                    provider_name=provider.name if provider else "",
                 )
             )
         passed.append(
@@ -290,5 +291,7 @@ def available_providers(snapshot: Snapshot, region: str) -> tuple[list[ProviderS
         if why is None:
             available.append(provider)
         else:
-            unavailable.append(PassedOver("provider", provider.id, provider.slug, why[0], why[1]))
+            unavailable.append(
+                PassedOver("provider", provider.id, provider.slug, why[0], why[1], provider_name=provider.name)
+            )
     return available, unavailable
