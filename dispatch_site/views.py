@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,6 +12,7 @@ from django.urls import Resolver404, resolve
 from rest_framework.views import APIView
 
 from common.errors import error_body
+from dispatch_site.request_log import request_id_of
 
 logger = logging.getLogger("dispatch.errors")
 
@@ -68,10 +68,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def _request_id(request: HttpRequest) -> str:
-    """The client's request id (query or Request-Id header) when it is a UUID, else a new one."""
-    for candidate in (request.GET.get("request_id", ""), request.headers.get("Request-Id", "")):
-        try:
-            return str(uuid.UUID(candidate))
-        except ValueError:
-            continue
-    return str(uuid.uuid4())
+    """The client's request id (query or Request-Id header) when it is a UUID, else a new one (the
+    same id the request's JSON log line carries)."""
+    return request_id_of(request)
