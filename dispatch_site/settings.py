@@ -270,6 +270,10 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 )
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# OpenTelemetry tracing (common/tracing.py): off unless an OTLP endpoint is set; the exporter
+# reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "model-dispatch-service"
 # LOG_FORMAT=json: every log line is a JSON object, plus one line per request (dispatch_site/request_log.py).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 if LOG_FORMAT not in {"text", "json"}:
