@@ -80,7 +80,8 @@ class CostSerializer(serializers.Serializer):
 class PassedOverSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["policy", "provider"])
     id = serializers.CharField()
-    name = serializers.CharField()
+    name = serializers.CharField(help_text="What people read: a policy's name, or a provider's display name.")
+    slug = serializers.CharField(required=False, help_text="Providers only: the provider's slug.")
     reason = serializers.CharField()
     detail = serializers.CharField()
     policy_id = serializers.CharField(required=False)
@@ -223,6 +224,7 @@ class ValidateResponseSerializer(serializers.Serializer):
     provider_id = serializers.CharField(allow_null=True)
     provider_slug = serializers.CharField(allow_null=True)
     agreement = AgreementSerializer(allow_null=True)
+    provider_name = serializers.CharField(allow_null=True)
     problems = serializers.ListField(child=serializers.CharField())
     explanation = ExplanationSerializer()
 
@@ -259,7 +261,9 @@ class CoverageResponseSerializer(serializers.Serializer):
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input: the fields at fault and what is allowed."),
     413: OpenApiResponse(ErrorSerializer, description="The body is larger than the limit."),
-    415: OpenApiResponse(ErrorSerializer, description="The body is not JSON."),
+    415: OpenApiResponse(
+        ErrorSerializer, description="The body is not sent as `Content-Type: application/json` (the message says)."
+    ),
 }
 # Every operation: the database is down or stalled (`database_unavailable`, with Retry-After).
 UNAVAILABLE = {

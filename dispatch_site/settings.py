@@ -223,6 +223,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_AUTHENTICATION": [],  # /schema and /docs are public
+    # Client developers authenticate with API keys only: the schema (and so Swagger's Authorize
+    # dialog) offers no session login, though a staff session may still call the API.
+    "AUTHENTICATION_WHITELIST": ["api.access.ApiKeyAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.declare_auth_responses",
@@ -287,11 +290,26 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 )
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# OpenTelemetry tracing (common/tracing.py): off unless an OTLP endpoint is set; the exporter
+# reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "model-dispatch-service"
+# LOG_FORMAT=json: every log line is a JSON object, plus one line per request (dispatch_site/request_log.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+if LOG_FORMAT == "json":
+    MIDDLEWARE.insert(0, "dispatch_site.request_log.RequestLogMiddleware")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "common.json_log.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

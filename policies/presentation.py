@@ -25,11 +25,18 @@ LEVEL_LABELS = {
 
 
 def passed_over_dict(step: PassedOver) -> dict[str, Any]:
-    """A policy or provider that was not taken, and why (`policy_id`: the chain it was in)."""
+    """A policy or provider that was not taken, and why (`policy_id`: the chain it was in).
+
+    `name` is always what people read (a policy's name, a provider's display name, as in
+    `GET /providers`' list); a provider's slug is its `slug`."""
+    if step.kind == "provider":
+        names = {"name": step.provider_name or step.name, "slug": step.name}
+    else:
+        names = {"name": step.name}
     return {
         "kind": step.kind,
         "id": step.id,
-        "name": step.name,
+        **names,
         "reason": step.reason,
         "detail": step.detail,
         **({"policy_id": step.policy_id} if step.policy_id else {}),
@@ -130,6 +137,7 @@ def validation_body(decision: Decision) -> dict[str, Any]:
         "provider_id": decision.provider.id if decision.provider else None,
         "provider_slug": decision.provider.slug if decision.provider else None,
         "agreement": agreement_dict(decision.agreement),
+        "provider_name": decision.provider.name if decision.provider else None,
         "problems": problems,
         "explanation": explanation_dict(decision),
     }

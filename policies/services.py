@@ -52,7 +52,9 @@ from audit.services import dispatch_log_insert, dispatch_log_stored
 from audit.spend import client_spend_current
 from clients.keys import BudgetTerms
 from common.counters import DeferredHit
-from common.errors import IdempotencyConflict, ReplayNotCompliant
+from common.errors import DispatchError, IdempotencyConflict, ReplayNotCompliant
+from common.tracing import tracer
+from policies import telemetry
 from policies.engine import (
     BudgetState,
     Decision,
@@ -114,7 +116,47 @@ def dispatch(
     `client_hit`: the API client's request, counted here with the provider reservation (429 when
     it is over the client's rate: ClientThrottled, before anything is written). `snapshot`: the
     one this request already read (a page that showed the options first); else this worker's.
-    `budget`: the API client's budget terms, if it has one."""
+    `budget`: the API client's budget terms, if it has one. With tracing on (`common.tracing`), one
+    `dispatch` span with the decision's attributes (`policies.telemetry`)."""
+    arguments: dict[str, Any] = {
+        "context": context,
+        "override": override,
+        "request_id": request_id,
+        "client_ref": client_ref,
+        "fingerprint": fingerprint,
+        "saturated": saturated,
+        "client_hit": client_hit,
+        "snapshot": snapshot,
+        "budget": budget,
+    }
+    tracer_ = tracer()
+    if tracer_ is None:
+        return _dispatch(**arguments)
+    with tracer_.start_as_current_span("dispatch") as span:
+        span.set_attributes(
+            telemetry.request_attributes(context=context, client_ref=client_ref, override=bool(override))
+        )
+        try:
+            result = _dispatch(**arguments)
+        except DispatchError as exc:
+            span.set_attributes({"mds.refusal_code": exc.code, "mds.status": exc.status_code})
+            raise
+        span.set_attributes(telemetry.result_attributes(result))
+        return result
+
+
+def _dispatch(
+    *,
+    context: DispatchContext,
+    override: OverrideRequest | None = None,
+    request_id: uuid.UUID | None = None,
+    client_ref: str = "",
+    fingerprint: str,
+    saturated: Set[str] = frozenset(),
+    client_hit: DeferredHit | None = None,
+    snapshot: Snapshot | None = None,
+    budget: BudgetTerms | None = None,
+) -> DispatchResult:
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = snapshot or current_snapshot()

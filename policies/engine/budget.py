@@ -74,6 +74,7 @@ def budget_apply(
         detail=f"{spent}: {decision.provider.slug} costs {price_per_1k(decision.provider):g} per 1k input + output "
         f"tokens, {chosen.slug} {price_per_1k(chosen):g}",
         policy_id=decision.policy.id,
+        provider_name=decision.provider.name,
     )
     return dataclasses.replace(
         decision,

@@ -193,6 +193,7 @@ def _walk(
                     reason=why[0] if why else REASON_UNKNOWN,
                     detail=why[1] if why else "",
                     policy_id=policy.id,
+                    provider_name=provider.name if provider else "",
                 )
             )
         passed.append(
@@ -352,5 +353,7 @@ def available_providers(
         if why is None:
             available.append(provider)
         else:
-            unavailable.append(PassedOver("provider", provider.id, provider.slug, why[0], why[1]))
+            unavailable.append(
+                PassedOver("provider", provider.id, provider.slug, why[0], why[1], provider_name=provider.name)
+            )
     return available, unavailable

@@ -233,11 +233,12 @@ class PassedOver:
 
     kind: str  # "policy" or "provider"
     id: str
-    name: str
+    name: str  # a policy's name; a provider's slug
     reason: str
     detail: str
     policy_id: str = ""  # for providers: the policy whose chain was being walked
     next_probe_at: str = ""  # unhealthy: when it will be probed (ISO 8601), if known
+    provider_name: str = ""  # for providers: the display name (the API's `name`; the slug is its `slug`)
 
 
 @dataclass(frozen=True, slots=True)
