@@ -53,6 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Dispatch dashboard",
         "form": form,
+        "currency": settings.COST_CURRENCY,
         "data": dashboard_data(region=region, days=days) if status == 200 else None,
     }
     return render(request, "audit/dashboard.html", context, status=status)

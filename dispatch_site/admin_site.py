@@ -27,6 +27,9 @@ class DispatchAdminSite(admin.AdminSite):
     site_header = "Model Dispatch Service administration"
     site_title = "Model Dispatch Service"
     index_title = "Authoring: providers, policies, regions, audit"
+    # The left navigation took ~260 px of every page and pushed list columns behind a scrollbar at
+    # 1280 px; the breadcrumbs and the home page lead everywhere it did.
+    enable_nav_sidebar = False
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         from authoring.admin import tools

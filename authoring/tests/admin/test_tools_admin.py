@@ -38,7 +38,8 @@ def test_simulator_shows_decision_and_explanation_and_writes_no_log(admin):
             "override_reason": "The student needs a model that explains fractions visually",
         },
     ).content.decode()
-    assert "Refused (override_provider_not_compliant)" in refused
+    assert "Refused: The provider asked for may not serve this region" in refused
+    assert "<code>override_provider_not_compliant</code>" in refused  # the code as small print
     assert DispatchLog.objects.count() == 0
 
 
