@@ -89,6 +89,7 @@ def coverage_view(request: HttpRequest) -> HttpResponse:
     ]
     gaps = coverage.gaps
     unconfigured = [labels[r] for r in coverage.unconfigured_regions]
+    refusing = [labels[r] for r in coverage.refusing_regions]
     return TemplateResponse(
         request,
         "admin/policies/coverage.html",
@@ -99,6 +100,9 @@ def coverage_view(request: HttpRequest) -> HttpResponse:
             tables=tables,
             grade_bands=GradeBand.choices,
             gaps=gaps,
+            gap_groups=coverage.gap_groups,
+            refusing=refusing if not region else [r for r in refusing if r == labels.get(region)],
+            region_count=len(Region.values) if not region else 1,
             cell_count=len(cells),
             unconfigured=unconfigured if not region else [],
             level_labels=LEVEL_LABELS,

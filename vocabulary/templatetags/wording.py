@@ -1,5 +1,5 @@
 """Template filters over `vocabulary.wording`: `{% load wording %}` then `code|plain`, `code|refusal`,
-`code|reason`, `rate|percent`, `amount|money`."""
+`code|reason`, `code|level`, `rate|percent`, `amount|money`."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def percent(rate: float | Decimal | None) -> str:
 @register.filter
 def money(amount: float | Decimal | None) -> str:
     return wording.money(amount, settings.COST_CURRENCY)
+
+
+@register.filter
+def level(code: str | None) -> str:
+    return wording.level_words(code)

@@ -9,6 +9,7 @@ from audit.models import DispatchLog
 from authoring.coverage import coverage_losses, snapshot_with_provider
 from authoring.demo import demo_world_load
 from policies.models import RegionalRouting
+from policies.selectors import coverage_map
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider
 
@@ -62,7 +63,34 @@ def test_coverage_map_highlights_gaps(admin):
     page = admin.get(reverse("admin:coverage")).content.decode()
     assert 'data-context="mathematics/elementary/us_east">openai-gpt4' in page
     assert 'class="gap" data-context="science/high/africa_south"' in page
-    assert "<strong>48</strong> of 240 contexts have no compliant provider" in page
+    assert '<strong id="gap-count">48 of 240</strong> contexts shown below have no compliant provider' in page
+    # The demo world configures 5 of the 10 regions: the other 5 refuse everything, and now africa_south too.
+    assert '<strong id="refusing-count">6 of 10</strong> regions refuse every request' in page
+    assert "Africa Local LLM is blocked in this region: 48 contexts in Africa South" in page
+
+
+def test_gaps_are_grouped_by_cause_in_plain_words():
+    """The selector, without the admin: deactivating the EU provider is one cause for all of eu_west."""
+    demo_world_load()
+    eu = ModelProvider.objects.get(slug="local-eu-provider")
+    eu.is_active = False
+    eu.save()
+    coverage = coverage_map(snapshot=snapshot_build())
+    eu_west = [g for g in coverage.gap_groups if g.region == "eu_west"]
+    assert len(eu_west) == 1
+    assert eu_west[0].sentence == "EU Sovereign LLM is inactive: 48 contexts in EU West"
+    assert set(coverage.refusing_regions) >= {"eu_west", "uk_south"}
+    assert "us_east" not in coverage.refusing_regions
+
+
+def test_gaps_without_a_switched_off_provider_say_no_chain_may_serve():
+    demo_world_load()
+    rule = RegionalRouting.objects.get(region="africa_south")
+    rule.allowed_providers.set([ModelProvider.objects.get(slug="openai-gpt4")])  # hosted elsewhere: residency
+    groups = coverage_map(region="africa_south", snapshot=snapshot_build()).gap_groups
+    assert [(g.sentence) for g in groups] == [
+        "No provider in the matching policies' chains may serve this region: 48 contexts in Africa South"
+    ]
 
 
 def test_what_if_deactivating_a_provider_lists_lost_contexts():

@@ -91,3 +91,28 @@ def test_every_admin_list_fits_1280_px(live_server, browser, artifacts_dir, traf
     page.goto(live_server.url + "/admin/auth/group/add/")
     assert "historical" not in page.content().lower()
     page.close()
+
+
+def test_coverage_headline_counts_refusing_regions_and_groups_gaps(live_server, browser, artifacts_dir):
+    from authoring.services import authored_save
+    from providers.models import ModelProvider
+
+    demo_world_load()
+    page = browser.new_page(viewport=LAPTOP)
+    page.set_default_timeout(15_000)
+    admin_log_in(page, live_server.url)
+    page.goto(live_server.url + "/admin/coverage/")
+    assert page.locator("#refusing-count").inner_text() == "5 of 10"  # the demo configures 5 regions
+    assert "UK South" in page.locator("#coverage-summary").inner_text()
+    page.screenshot(path=str(artifacts_dir / "admin_coverage_headline.png"))
+
+    eu = ModelProvider.objects.get(slug="local-eu-provider")
+    eu.is_active = False
+    authored_save(instance=eu, reason="Contract paused")
+    page.goto(live_server.url + "/admin/coverage/")
+    assert page.locator("#refusing-count").inner_text() == "6 of 10"  # eu_west now refuses everything too
+    causes = page.locator("#gap-causes li").all_inner_texts()
+    assert causes == ["EU Sovereign LLM is inactive: 48 contexts in EU West"]
+    assert overflows(page) == []
+    page.screenshot(path=str(artifacts_dir / "admin_coverage_grouped_gaps.png"))
+    page.close()
