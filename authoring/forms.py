@@ -101,7 +101,10 @@ class CoverageGuardMixin(forms.Form):
 
     def coverage_check_losses(self, losses: list[CoverageLoss]) -> None:
         if losses and not self.cleaned_data.get("confirm_coverage_loss"):
+            self.coverage_losses_held = losses  # the admin shows them as a warning at the top
             self.add_error("confirm_coverage_loss", _losses_message(losses))
+        elif losses:
+            self.coverage_losses_confirmed = losses  # the admin recaps them after the save
 
 
 class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
@@ -357,9 +360,12 @@ class PolicyFallbackFormSet(BaseInlineFormSet):
         )
         if problems:
             raise ValidationError([message for messages in problems.values() for message in messages])
-        if self.data.get("confirm_coverage_loss") not in ("on", "true", "1") and not policy._state.adding:
+        if not policy._state.adding:
             losses = policy_change_losses(policy, self.ordered_providers(), before=self.world())
-            if losses:
+            if losses and self.data.get("confirm_coverage_loss") in ("on", "true", "1"):
+                self.coverage_losses_confirmed = losses  # the admin recaps them after the save
+            elif losses:
+                self.coverage_losses_held = losses  # the admin shows them as a warning at the top
                 raise ValidationError(_losses_message(losses))
 
 

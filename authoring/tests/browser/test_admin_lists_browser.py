@@ -116,3 +116,52 @@ def test_coverage_headline_counts_refusing_regions_and_groups_gaps(live_server, 
     assert overflows(page) == []
     page.screenshot(path=str(artifacts_dir / "admin_coverage_grouped_gaps.png"))
     page.close()
+
+
+def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, artifacts_dir):
+    from policies.models import DispatchPolicy
+    from providers.models import ModelProvider
+
+    demo_world_load()
+    page = browser.new_page(viewport=LAPTOP)
+    page.set_default_timeout(15_000)
+    admin_log_in(page, live_server.url)
+
+    # A refused policy save: the reason is in view at the top, not ~1,000 px lower.
+    policy = DispatchPolicy.objects.get(name="Elementary Math - US East")
+    page.goto(live_server.url + f"/admin/policies/dispatchpolicy/{policy.pk}/change/")
+    page.select_option("#id_region", "eu_west")
+    page.fill("#id_change_reason", "Move to the EU")
+    page.locator("input[name=_save]").click()
+    page.wait_for_load_state()
+    summary = page.locator("#refusal-summary")
+    assert "No provider in this chain may serve eu_west" in summary.inner_text()
+    box = summary.bounding_box()
+    assert box is not None and box["y"] + box["height"] < LAPTOP["height"]  # seen without scrolling
+    assert not page.get_by_text("Please correct the error below").is_visible()
+    page.screenshot(path=str(artifacts_dir / "admin_policy_refused_top.png"))
+
+    # A coverage-loss hold: a warning listing what would be lost, not an error.
+    provider = ModelProvider.objects.get(slug="africa-local-provider")
+    page.goto(live_server.url + f"/admin/providers/modelprovider/{provider.pk}/change/")
+    page.uncheck("#id_is_active")
+    page.fill("#id_change_reason", "Vendor contract ended")
+    page.locator("input[name=_save]").click()
+    page.wait_for_load_state()
+    hold = page.locator("#coverage-hold")
+    assert hold.is_visible() and "48 contexts with no compliant provider" in hold.inner_text()
+    assert "Africa South: 48 (Mathematics, Early childhood (Pre-K to K);" in hold.inner_text()
+    assert not page.locator(".errornote").first.is_visible() and page.locator("#refusal-summary").count() == 0
+    page.screenshot(path=str(artifacts_dir / "admin_coverage_hold_warning.png"))
+
+    # Confirmed: a recap with a link to the coverage map.
+    page.check("#id_confirm_coverage_loss")
+    page.locator("input[name=_save]").click()
+    page.wait_for_load_state()
+    recap = page.locator(".messagelist .warning")
+    assert "48 context(s) now have no compliant provider (Africa South: 48)" in recap.inner_text()
+    page.screenshot(path=str(artifacts_dir / "admin_coverage_loss_recap.png"))
+    recap.get_by_role("link", name="See the coverage map").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/admin/coverage/")
+    page.close()
