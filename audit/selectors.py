@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
 from providers.models import ModelProvider
+from vocabulary.wording import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +209,16 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "days": [d.isoformat() for d in day_list],
         "accepted": [per_day["outcome:accepted"].get(d, 0) for d in day_list],
         "refused": [per_day["outcome:refused"].get(d, 0) for d in day_list],
-        "override_rate": [_rate(per_day["override"].get(d, 0), per_day["total"].get(d, 0)) or 0.0 for d in day_list],
+        # A day without traffic has no rate (null: a gap in the line), not a 0 % rate.
+        "override_rate": [
+            _rate(per_day["override"].get(d, 0), per_day["total"].get(d, 0)) if per_day["total"].get(d) else None
+            for d in day_list
+        ],
         "regions": dict(sorted(per_region.items(), key=lambda kv: -kv[1])),
         "providers": {p["provider_slug"] or p["provider_id"]: p["dispatches"] for p in summary["providers"]},
+        # Codes (regions, refusal codes) -> plain words, for the charts' labels; links keep the codes.
+        "labels": {code: label(code) for code in [*per_region, *refusals]},
+        "provider_ids": {p["provider_slug"] or p["provider_id"]: p["provider_id"] for p in summary["providers"]},
         "refusals": _ranked(refusals),
         "latency_avg_ms": [_mean(metrics.get(d)) for d in day_list],
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],

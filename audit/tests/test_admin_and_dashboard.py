@@ -139,3 +139,18 @@ def test_csv_export_defuses_formulas_an_api_client_wrote_into_the_log(admin_clie
     assert {row["teacher_id"] for row in rows} == {"'" + link[:64]}
     header, first = text.splitlines()[:2]
     assert header.startswith('"id","created_at"') and first.startswith('"')  # every cell quoted
+
+
+def test_dashboard_chart_csv_has_what_the_chart_shows(admin_client, some_logs):
+    response = admin_client.get("/admin/audit/dashboard/chart.csv", {"chart": "regions", "days": "7"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["region", "dispatches"] and sorted(rows[1:]) == [["eu_west", "1"], ["us_east", "1"]]
+    per_day = list(
+        csv.reader(
+            io.StringIO(admin_client.get("/admin/audit/dashboard/chart.csv?chart=per_day&days=3").content.decode())
+        )
+    )
+    assert len(per_day) == 4 and per_day[0] == ["day", "accepted", "refused"]
+    bad = admin_client.get("/admin/audit/dashboard/chart.csv", {"chart": "pie"})
+    assert bad.status_code == 400 and "chart must be one of: per_day" in bad.content.decode()
