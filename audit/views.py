@@ -91,7 +91,7 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     form, region, days, status = _filters(request)
     if chart not in CHART_COLUMNS or status != 200:
         allowed = ", ".join(CHART_COLUMNS)
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()) if form.errors else ""
+        errors = "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items())
         why = errors or f"chart must be one of: {allowed}"
         return HttpResponse(f"Bad request: {why}\n", status=400, content_type="text/plain; charset=utf-8")
     data = dashboard_data(region=region, days=days)
