@@ -15,6 +15,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from authoring import services, validators
 from authoring.coverage import (
@@ -37,6 +39,13 @@ def _raise_problems(form: forms.BaseForm, problems: validators.Problems) -> None
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+class ReadOnlyText(forms.Widget):
+    """A value shown as text, not as a (greyed) input that looks editable; nothing is submitted."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return format_html('<div class="readonly" id="{}">{}</div>', (attrs or {}).get("id", f"id_{name}"), value or "")
 
 
 def _historical(instance: Any) -> Any:
@@ -224,6 +233,7 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
     fallback_chain = forms.CharField(
         required=False,
         disabled=True,
+        widget=ReadOnlyText,
         label="Fallback chain of this version",
         help_text="Restored, in this order, when you revert.",
     )

@@ -184,6 +184,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere in the admin (dispatch_site/formats/en/formats.py): 2026-11-30 09:37 UTC.
+FORMAT_MODULE_PATH = ["dispatch_site.formats"]
 TIME_ZONE = "UTC"
 # The currency of the providers' prices (cost per 1k tokens, reported costs), shown next to every amount.
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "USD")

@@ -36,6 +36,7 @@ from policies.snapshot import snapshot_build
 _REFUSAL = "_authoring_refusal"
 _WORLD = "_authoring_world"
 _CONFIRMED = "_authoring_coverage_confirmed"
+REVERTING = "_authoring_reverting"  # set on a revert's request: the date of the version restored
 REFUSED = "Nothing was saved: this change was refused when it was written, because the data changed meanwhile."
 
 
@@ -150,6 +151,9 @@ class AuthoringAdmin(SimpleHistoryAdmin):
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
     ) -> HttpResponse:
         """The revert page: the revert is one transaction, and a refused one is a form error."""
+        if request.method == "POST":
+            version = self.model.history.filter(pk=unquote(version_id)).first()
+            setattr(request, REVERTING, version.history_date if version is not None else None)
         try:
             with transaction.atomic(using=router.db_for_write(self.model)):
                 return super().history_form_view(request, object_id, version_id, extra_context)

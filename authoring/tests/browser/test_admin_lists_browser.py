@@ -165,3 +165,41 @@ def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, arti
     page.wait_for_load_state()
     assert page.url.endswith("/admin/coverage/")
     page.close()
+
+
+def test_history_and_revert_wording(live_server, browser, artifacts_dir):
+    from policies.models import DispatchPolicy
+
+    demo_world_load()
+    policy = DispatchPolicy.objects.get(name="Elementary Math - US East")
+    page = browser.new_page(viewport=LAPTOP)
+    page.set_default_timeout(15_000)
+    admin_log_in(page, live_server.url)
+    for threshold, reason in (("0.5", "Looser for the pilot"), ("0.3", "Even looser")):
+        page.goto(live_server.url + f"/admin/policies/dispatchpolicy/{policy.pk}/change/")
+        page.fill("#id_moderation_threshold", threshold)
+        page.fill("#id_change_reason", reason)
+        page.locator("input[name=_save]").click()
+        page.wait_for_load_state()
+
+    page.goto(live_server.url + f"/admin/policies/dispatchpolicy/{policy.pk}/history/")
+    assert "click its name" in page.locator("#history-help").inner_text()
+    assert "Choose a date" not in page.content()
+    dates = page.locator("#change-history tbody tr td:nth-child(3)").all_inner_texts()
+    assert dates and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", d.strip()) for d in dates), dates
+    page.screenshot(path=str(artifacts_dir / "admin_history_wording.png"))
+
+    page.locator("#change-history tbody tr").nth(1).locator("td").first.locator("a").click()  # "Looser for the pilot"
+    page.wait_for_load_state()
+    chain = page.locator("#id_fallback_chain")
+    assert chain.evaluate("e => e.tagName") == "DIV"  # read as text, not an input that looks editable
+    assert "anthropic-claude → microsoft-copilot" in chain.inner_text()
+    page.screenshot(path=str(artifacts_dir / "admin_revert_page.png"))
+    page.fill("#id_change_reason", "Back to the reviewed threshold")
+    page.locator("input[name=_save]").first.click()
+    page.wait_for_load_state()
+    message = page.locator(".messagelist").inner_text()
+    assert "was reverted to its version of" in message and "changed successfully" not in message
+    assert page.url.endswith(f"/admin/policies/dispatchpolicy/{policy.pk}/history/")
+    page.screenshot(path=str(artifacts_dir / "admin_reverted_message.png"))
+    page.close()
