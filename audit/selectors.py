@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
+from audit.models import LATENCY_BOUNDS_MS, DispatchLog, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
 from providers.models import ModelProvider
 from vocabulary.wording import label
@@ -224,3 +224,14 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],
         "cost": [round(float(metrics[d]["cost"] or 0), 6) if d in metrics else 0.0 for d in day_list],
     }
+
+
+def refusals_by_code(*, since: dt.datetime, until: dt.datetime) -> dict[str, int]:
+    """Refused decisions per refusal code in [since, until) (the admin home's spike check)."""
+    rows = (
+        DispatchLog.objects.filter(outcome="refused", created_at__gte=since, created_at__lt=until)
+        .order_by()
+        .values_list("refusal_code")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 # (group name, [(app_label, model object_name), ...]) in display order.
@@ -30,6 +31,16 @@ class DispatchAdminSite(admin.AdminSite):
     # The left navigation took ~260 px of every page and pushed list columns behind a scrollbar at
     # 1280 px; the breadcrumbs and the home page lead everywhere it did.
     enable_nav_sidebar = False
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The home answers "is anything wrong?" first: the findings of authoring.findings' checks."""
+        from authoring.findings import findings
+
+        context = {**(extra_context or {})}
+        if request.user.has_perm("policies.view_dispatchpolicy"):
+            context["findings"] = findings()
+            context["findings_checked"] = True
+        return super().index(request, context)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         from authoring.admin import tools

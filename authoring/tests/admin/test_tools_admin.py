@@ -214,3 +214,48 @@ def test_routing_rule_revert_restores_its_provider_lists(admin):
     assert not rule.blocked_providers.exists()
     assert sorted(str(p.pk) for p in rule.allowed_providers.all()) == v1_allowed
     assert rule.history.latest().history_change_reason == "undo"
+
+
+def test_simulators_curl_quotes_an_override_for_the_shell(admin):
+    import html
+    import json
+    import os
+    import re
+    import subprocess
+
+    page = admin.get(
+        reverse("admin:simulator"),
+        {
+            "subject": "mathematics",
+            "grade_band": "elementary",
+            "region": "us_east",
+            "override_provider": "anthropic-claude",
+            "override_reason": 'The class\'s reader needs "careful" answers; $HOME stays text',
+        },
+    ).content.decode()
+    command = html.unescape(re.search(r'<pre id="curl"[^>]*>(.*?)</pre>', page, re.S).group(1))
+    shell = 'f() { printf "%s" "${@: -1}"; }; ' + command.replace("curl", "f", 1)
+    out = subprocess.run(  # noqa: S603 - the page's own command, as an administrator would run it
+        ["/bin/bash", "-c", shell], env={**os.environ, "TEACHER_ID": "t-42"}, capture_output=True, text=True
+    )
+    body = json.loads(out.stdout)
+    assert body["teacher_id"] == "t-42" and body["override_provider_id"] == "anthropic-claude"
+    assert body["override_reason"] == 'The class\'s reader needs "careful" answers; $HOME stays text'
+
+
+def test_findings_registry_sorts_problems_first_and_survives_a_broken_check(monkeypatch):
+    from authoring import findings as registry
+
+    demo_world_load()
+
+    def broken() -> list:
+        raise RuntimeError("boom")
+
+    def budget() -> list:
+        return [registry.Finding(registry.PROBLEM, "Budget of demo-app spent", "", "/admin/", "Raise it")]
+
+    monkeypatch.setattr(registry, "CHECKS", [*registry.CHECKS, broken, budget])
+    found = registry.findings()
+    titles = [f.title for f in found]
+    assert titles[0] == "Budget of demo-app spent" and "Check broken failed" in titles
+    assert all(f.severity == registry.PROBLEM for f in found[:1]) and found[-1].severity == registry.WARNING

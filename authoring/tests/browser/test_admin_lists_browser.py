@@ -203,3 +203,47 @@ def test_history_and_revert_wording(live_server, browser, artifacts_dir):
     assert page.url.endswith(f"/admin/policies/dispatchpolicy/{policy.pk}/history/")
     page.screenshot(path=str(artifacts_dir / "admin_reverted_message.png"))
     page.close()
+
+
+def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artifacts_dir):
+    import os
+    import subprocess
+
+    from api.testing import keyed_api
+    from authoring.services import authored_save
+    from providers.models import ModelProvider
+
+    demo_world_load()
+    api, _, key = keyed_api(name="curl-app")
+    for _ in range(12):  # a refusal spike: uk_south has no routing rule
+        api.post("/dispatch", {"subject": "arts", "grade_band": "high", "region": "uk_south"}, format="json")
+    eu = ModelProvider.objects.get(slug="local-eu-provider")
+    eu.is_active = False
+    authored_save(instance=eu, reason="Contract paused")
+
+    page = browser.new_page(viewport=LAPTOP)
+    page.set_default_timeout(15_000)
+    admin_log_in(page, live_server.url)
+    found = page.locator("#findings li.finding")
+    texts = found.all_inner_texts()
+    assert any(t.startswith("EU West refuses every request") for t in texts), texts
+    assert any("EU Sovereign LLM is inactive: 48 contexts in EU West" in t for t in texts), texts
+    assert any(t.startswith("12 refusals in the last hour: This region has no routing rule yet") for t in texts), texts
+    assert any(t.startswith("5 regions refuse every request: Canada Central") for t in texts), texts
+    assert [f.get_attribute("data-severity") for f in found.all()][-1] == "warning"  # problems first
+    page.screenshot(path=str(artifacts_dir / "admin_home_findings.png"), full_page=True)
+    found.filter(has_text="12 refusals").get_by_role("link").click()
+    page.wait_for_load_state()
+    assert page.locator("#result_list tbody tr").count() == 12
+
+    # The simulator's curl, run as copied, answers what the simulation showed.
+    page.goto(live_server.url + "/admin/simulator/?subject=mathematics&grade_band=elementary&region=us_east")
+    assert "OpenAI GPT-4" in page.locator("#verdict").inner_text()
+    command = page.locator("#curl").inner_text()
+    assert "Api-Key $KEY" in command
+    page.screenshot(path=str(artifacts_dir / "admin_simulator_curl.png"), full_page=True)
+    run = subprocess.run(  # noqa: S603 - the page's own command, as an administrator would run it
+        ["/bin/bash", "-c", command], env={**os.environ, "KEY": key}, capture_output=True, text=True, timeout=30
+    )
+    assert '"provider_slug":"openai-gpt4"' in run.stdout.replace(" ", ""), run.stdout + run.stderr
+    page.close()
