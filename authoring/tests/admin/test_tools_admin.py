@@ -233,7 +233,9 @@ def test_simulators_curl_quotes_an_override_for_the_shell(admin):
             "override_reason": 'The class\'s reader needs "careful" answers; $HOME stays text',
         },
     ).content.decode()
-    command = html.unescape(re.search(r'<pre id="curl"[^>]*>(.*?)</pre>', page, re.S).group(1))
+    match = re.search(r'<pre id="curl"[^>]*>(.*?)</pre>', page, re.S)
+    assert match is not None
+    command = html.unescape(match.group(1))
     shell = 'f() { printf "%s" "${@: -1}"; }; ' + command.replace("curl", "f", 1)
     out = subprocess.run(  # noqa: S603 - the page's own command, as an administrator would run it
         ["/bin/bash", "-c", shell], env={**os.environ, "TEACHER_ID": "t-42"}, capture_output=True, text=True
