@@ -41,8 +41,8 @@ def traffic():
     )
 
 
-def test_every_admin_list_fits_1280_px(live_server, browser, artifacts_dir, traffic):
-    page = browser.new_page(viewport=LAPTOP)
+def test_every_admin_list_fits_1280_px(live_server, browser, artifacts_dir, traffic, axe):
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)  # bypass: axe-core is injected
     page.set_default_timeout(15_000)
     admin_log_in(page, live_server.url)
     links = page.eval_on_selector_all("#content-main a", "els => els.map(e => e.getAttribute('href'))")
@@ -53,6 +53,7 @@ def test_every_admin_list_fits_1280_px(live_server, browser, artifacts_dir, traf
         assert page.locator("#content").is_visible(), href
         page.screenshot(path=str(artifacts_dir / ("admin_list_" + href.strip("/").replace("/", "_")[6:] + ".png")))
         assert overflows(page) == [], href
+        assert axe(page) == [], href
 
     # The key columns are there, in plain words.
     page.goto(live_server.url + "/admin/policies/dispatchpolicy/")
@@ -98,7 +99,7 @@ def test_coverage_headline_counts_refusing_regions_and_groups_gaps(live_server, 
     from providers.models import ModelProvider
 
     demo_world_load()
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)  # bypass: axe-core is injected
     page.set_default_timeout(15_000)
     admin_log_in(page, live_server.url)
     page.goto(live_server.url + "/admin/coverage/")
@@ -118,12 +119,12 @@ def test_coverage_headline_counts_refusing_regions_and_groups_gaps(live_server, 
     page.close()
 
 
-def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, artifacts_dir):
+def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, artifacts_dir, axe):
     from policies.models import DispatchPolicy
     from providers.models import ModelProvider
 
     demo_world_load()
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)  # bypass: axe-core is injected
     page.set_default_timeout(15_000)
     admin_log_in(page, live_server.url)
 
@@ -140,6 +141,7 @@ def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, arti
     assert box is not None and box["y"] + box["height"] < LAPTOP["height"]  # seen without scrolling
     assert not page.get_by_text("Please correct the error below").is_visible()
     page.screenshot(path=str(artifacts_dir / "admin_policy_refused_top.png"))
+    assert axe(page) == []
 
     # A coverage-loss hold: a warning listing what would be lost, not an error.
     provider = ModelProvider.objects.get(slug="africa-local-provider")
@@ -153,6 +155,7 @@ def test_refusal_at_the_top_hold_as_warning_and_recap(live_server, browser, arti
     assert "Africa South: 48 (Mathematics, Early childhood (Pre-K to K);" in hold.inner_text()
     assert not page.locator(".errornote").first.is_visible() and page.locator("#refusal-summary").count() == 0
     page.screenshot(path=str(artifacts_dir / "admin_coverage_hold_warning.png"))
+    assert axe(page) == []
 
     # Confirmed: a recap with a link to the coverage map.
     page.check("#id_confirm_coverage_loss")
@@ -172,7 +175,7 @@ def test_history_and_revert_wording(live_server, browser, artifacts_dir):
 
     demo_world_load()
     policy = DispatchPolicy.objects.get(name="Elementary Math - US East")
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)  # bypass: axe-core is injected
     page.set_default_timeout(15_000)
     admin_log_in(page, live_server.url)
     for threshold, reason in (("0.5", "Looser for the pilot"), ("0.3", "Even looser")):
@@ -205,7 +208,7 @@ def test_history_and_revert_wording(live_server, browser, artifacts_dir):
     page.close()
 
 
-def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artifacts_dir):
+def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artifacts_dir, axe):
     import os
     import subprocess
 
@@ -221,7 +224,7 @@ def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artif
     eu.is_active = False
     authored_save(instance=eu, reason="Contract paused")
 
-    page = browser.new_page(viewport=LAPTOP)
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)  # bypass: axe-core is injected
     page.set_default_timeout(15_000)
     admin_log_in(page, live_server.url)
     found = page.locator("#findings li.finding")
@@ -232,6 +235,7 @@ def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artif
     assert any(t.startswith("5 regions refuse every request: Canada Central") for t in texts), texts
     assert [f.get_attribute("data-severity") for f in found.all()][-1] == "warning"  # problems first
     page.screenshot(path=str(artifacts_dir / "admin_home_findings.png"), full_page=True)
+    assert axe(page) == []
     found.filter(has_text="12 refusals").get_by_role("link").click()
     page.wait_for_load_state()
     assert page.locator("#result_list tbody tr").count() == 12
@@ -247,3 +251,79 @@ def test_admin_home_findings_and_the_simulators_curl(live_server, browser, artif
     )
     assert '"provider_slug":"openai-gpt4"' in run.stdout.replace(" ", ""), run.stdout + run.stderr
     page.close()
+
+
+def test_admin_and_teacher_pages_have_no_serious_accessibility_violation(live_server, browser, artifacts_dir, axe):
+    """axe-core on every kind of page the admin and teacher journeys show (lists, forms, history,
+    compare, revert, simulator, coverage, dashboard, home; the teacher's login, form, preview,
+    refusal, result and list): no serious or critical violation."""
+    from authoring.demo import DEMO_TEACHER_PASSWORD, DEMO_TEACHER_USERNAME
+    from policies.models import DispatchPolicy, RegionalRouting
+    from providers.models import ModelProvider, PromptTemplate
+
+    demo_world_load()
+    demo_teacher_load()
+    policy = DispatchPolicy.objects.get(name="Elementary Math - US East")
+    provider = ModelProvider.objects.get(slug="openai-gpt4")
+    page = browser.new_page(viewport=LAPTOP, bypass_csp=True)
+    page.set_default_timeout(15_000)
+    admin_log_in(page, live_server.url)
+    found: dict[str, list[str]] = {}
+
+    def visit(path: str) -> None:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state()
+        violations = axe(page)
+        if violations:
+            found[path] = violations
+
+    version = policy.history.order_by("history_date").first()
+    for path in (
+        "/admin/",
+        "/admin/policies/dispatchpolicy/",
+        f"/admin/policies/dispatchpolicy/{policy.pk}/change/",
+        "/admin/policies/dispatchpolicy/add/",
+        f"/admin/policies/dispatchpolicy/{policy.pk}/history/",
+        f"/admin/policies/dispatchpolicy/{policy.pk}/history/compare/",
+        f"/admin/policies/dispatchpolicy/{policy.pk}/history/{version.pk}/",
+        f"/admin/providers/modelprovider/{provider.pk}/change/",
+        f"/admin/providers/prompttemplate/{PromptTemplate.objects.first().pk}/change/",
+        f"/admin/policies/regionalrouting/{RegionalRouting.objects.first().pk}/change/",
+        "/admin/audit/dispatchlog/",
+        "/admin/clients/apiclient/",
+        "/admin/teachers/teacherprofile/",
+        "/admin/simulator/?subject=science&grade_band=high&region=eu_west",
+        "/admin/coverage/",
+        "/admin/audit/dashboard/",
+    ):
+        visit(path)
+
+    teacher = browser.new_page(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    teacher.goto(live_server.url + "/teacher/override/")
+    if violations := axe(teacher):
+        found["/accounts/login/"] = violations
+    teacher.get_by_label("Username").fill(DEMO_TEACHER_USERNAME)
+    teacher.get_by_label("Password").fill(DEMO_TEACHER_PASSWORD)
+    teacher.get_by_role("button", name="Log in").click()
+    teacher.get_by_label("Subject").select_option("mathematics")
+    teacher.get_by_label("Grade band").select_option("elementary")
+    teacher.get_by_label("Region").select_option("us_east")
+    teacher.get_by_role("button", name="Show the policy's choice and the providers").click()
+    if violations := axe(teacher):
+        found["/teacher/override/ (preview)"] = violations
+    teacher.get_by_label("Provider").select_option("anthropic-claude")
+    teacher.get_by_label("Justification").fill("too short")
+    teacher.get_by_role("button", name="Submit override").click()
+    if violations := axe(teacher):
+        found["/teacher/override/ (refused)"] = violations
+    teacher.locator("#id_justification").fill("The class reads long stories together aloud")
+    teacher.get_by_label("Provider").select_option("anthropic-claude")
+    teacher.get_by_role("button", name="Submit override").click()
+    if violations := axe(teacher):
+        found["/teacher/overrides/<id>/"] = violations
+    teacher.goto(live_server.url + "/teacher/overrides/")
+    if violations := axe(teacher):
+        found["/teacher/overrides/"] = violations
+    teacher.close()
+    page.close()
+    assert found == {}, "\n".join(f"{path}: {v}" for path, vs in found.items() for v in vs)
