@@ -278,6 +278,7 @@ def test_admin_and_teacher_pages_have_no_serious_accessibility_violation(live_se
             found[path] = violations
 
     version = policy.history.order_by("history_date").first()
+    template, rule = PromptTemplate.objects.earliest("pk"), RegionalRouting.objects.earliest("pk")
     for path in (
         "/admin/",
         "/admin/policies/dispatchpolicy/",
@@ -287,8 +288,8 @@ def test_admin_and_teacher_pages_have_no_serious_accessibility_violation(live_se
         f"/admin/policies/dispatchpolicy/{policy.pk}/history/compare/",
         f"/admin/policies/dispatchpolicy/{policy.pk}/history/{version.pk}/",
         f"/admin/providers/modelprovider/{provider.pk}/change/",
-        f"/admin/providers/prompttemplate/{PromptTemplate.objects.first().pk}/change/",
-        f"/admin/policies/regionalrouting/{RegionalRouting.objects.first().pk}/change/",
+        f"/admin/providers/prompttemplate/{template.pk}/change/",
+        f"/admin/policies/regionalrouting/{rule.pk}/change/",
         "/admin/audit/dispatchlog/",
         "/admin/clients/apiclient/",
         "/admin/teachers/teacherprofile/",
