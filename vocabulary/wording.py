@@ -29,6 +29,7 @@ REFUSALS: dict[str, str] = {
     "teacher_unknown": "This teacher is not known to the service",
     "teacher_region_not_allowed": "This teacher does not teach in this region",
     "teacher_not_authorised": "This app may not act for this teacher",
+    "budget_exhausted": "This app's spend budget is used up for the period",
 }
 
 # Why a provider (or a policy's chain) was passed over: completes "<provider> ...".
@@ -42,6 +43,7 @@ REASONS: dict[str, str] = {
     "missing_compliance_framework": "lacks a compliance framework the region requires",
     "rate_limited": "is at its rate limit",
     "no_compliant_provider_in_chain": "has no provider in its chain that may serve this region",
+    "not_cheapest": "is not the cheapest compliant provider (the app's budget is spent)",
 }
 
 # How specific the policy that matched was.

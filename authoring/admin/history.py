@@ -66,8 +66,8 @@ class AuthoringHistoryAdmin(AuthoringAdmin):
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
         """After a revert: say "reverted" (to which version), and show the history with its new row."""
         reverted = getattr(request, REVERTING, None)
-        if reverted is None:
-            return super().response_change(request, obj)
+        if reverted is None or getattr(request, "_authoring_proposal", None) is not None:
+            return super().response_change(request, obj)  # a save, or a revert proposed for review
         self._coverage_recap(request)
         opts = self.model._meta
         self.message_user(
