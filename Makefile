@@ -30,6 +30,7 @@ run: install-run
 ## Run the test suite (SQLite unless DATABASE_URL is set). Browser tests need Debian's chromium
 ## (/usr/bin/chromium): without it they skip with the reason, except under CI=true (.ci/run installs it).
 test: install
+	bin/fetch-axe || echo "axe-core not fetched (npm?): accessibility checks skip, and fail under CI=true"
 	$(BIN)/pytest -q
 
 lint: install

@@ -226,6 +226,44 @@ def _needs_chromium(item: pytest.Item) -> bool:
     )
 
 
+AXE_VERSION = "4.14.1"  # bin/fetch-axe pins it, with its sha256
+AXE_IMPACTS = ("serious", "critical")
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.filter(v => %s.includes(v.impact))
+    .map(v => v.impact + " " + v.id + ": " + v.help + " @ "
+              + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """`axe(page)`: the page's serious and critical accessibility violations (axe-core, run in the page).
+
+    axe.min.js comes from the npm registry through bin/fetch-axe (`make test` runs it) into
+    .cache/axe-core/; without it the test skips, except under CI=true. Pages must be opened with
+    `bypass_csp=True` (the product's CSP rightly refuses an injected script)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    script = root / ".cache" / "axe-core" / f"axe-{AXE_VERSION}.min.js"
+    if not script.exists():
+        subprocess.run([str(root / "bin" / "fetch-axe")], check=False, capture_output=True, timeout=120)  # noqa: S603
+    if not script.exists():
+        message = f"axe-core {AXE_VERSION} not available: run bin/fetch-axe (needs npm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+    def check(page: Any) -> list[str]:
+        page.add_script_tag(path=str(script))
+        return list(page.evaluate(_AXE_RUN % json.dumps(list(AXE_IMPACTS))))
+
+    return check
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir():
     """Where browser tests write the screenshots an issue asks for (git-ignored)."""

@@ -150,6 +150,9 @@ class DecisionSerializer(serializers.Serializer):
 
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
+    title = serializers.CharField(
+        required=False, help_text="A refusal in plain words (vocabulary/wording.py); the `code` is the contract"
+    )
     message = serializers.CharField()
     fields = serializers.DictField(required=False)  # type: ignore[assignment]  # the error body's key
     region = serializers.CharField(required=False)

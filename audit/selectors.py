@@ -25,6 +25,7 @@ from audit.models import LATENCY_BOUNDS_MS, DispatchLog, ModelMetricDaily, Rollu
 from audit.rollups import marginals_sql, rollup_fold
 from audit.spend import client_spend_summary
 from providers.models import ModelProvider
+from vocabulary.wording import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +211,33 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "days": [d.isoformat() for d in day_list],
         "accepted": [per_day["outcome:accepted"].get(d, 0) for d in day_list],
         "refused": [per_day["outcome:refused"].get(d, 0) for d in day_list],
-        "override_rate": [_rate(per_day["override"].get(d, 0), per_day["total"].get(d, 0)) or 0.0 for d in day_list],
+        # A day without traffic has no rate (null: a gap in the line), not a 0 % rate.
+        "override_rate": [
+            _rate(per_day["override"].get(d, 0), per_day["total"].get(d, 0)) if per_day["total"].get(d) else None
+            for d in day_list
+        ],
         "regions": dict(sorted(per_region.items(), key=lambda kv: -kv[1])),
         "providers": {p["provider_slug"] or p["provider_id"]: p["dispatches"] for p in summary["providers"]},
+        # Codes (regions, refusal codes) -> plain words, for the charts' labels; links keep the codes.
+        "labels": {code: label(code) for code in [*per_region, *refusals]},
+        "provider_ids": {p["provider_slug"] or p["provider_id"]: p["provider_id"] for p in summary["providers"]},
         "refusals": _ranked(refusals),
         "latency_avg_ms": [_mean(metrics.get(d)) for d in day_list],
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],
         "cost": [round(float(metrics[d]["cost"] or 0), 6) if d in metrics else 0.0 for d in day_list],
         "client_spend": client_spend_summary(at=timezone.now()),
     }
+
+
+def refusals_by_code(*, since: dt.datetime, until: dt.datetime) -> dict[str, int]:
+    """Refused decisions per refusal code in [since, until) (the admin home's spike check)."""
+    rows = (
+        DispatchLog.objects.filter(outcome="refused", created_at__gte=since, created_at__lt=until)
+        .order_by()
+        .values_list("refusal_code")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
 
 
 # What a replay reads of the audit log (`dispatch_log_context_groups`), in this order.

@@ -17,6 +17,7 @@ from typing import Any
 from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.selectors import coverage_grid
 from vocabulary import Region
+from vocabulary.wording import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,40 @@ def snapshot_on(snapshot: Snapshot, on: datetime.date) -> Snapshot:
 
 
 LOSS_SHOWN = 6  # contexts listed per region in a message; the rest are counted
+
+
+@dataclass(frozen=True)
+class RegionLosses:
+    """The contexts one region would lose, for a warning or a recap."""
+
+    region: str
+    label: str
+    contexts: list[str]  # "Mathematics, Early childhood (Pre-K to K)", in vocabulary order
+    served_today_by: list[str]  # provider slugs
+    refused_because: str
+
+    @property
+    def shown(self) -> str:
+        more = len(self.contexts) - LOSS_SHOWN
+        return "; ".join(self.contexts[:LOSS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
+def losses_by_region(losses: Sequence[CoverageLoss]) -> list[RegionLosses]:
+    """Losses grouped by region (vocabulary order), in plain words."""
+    by_region: dict[str, list[CoverageLoss]] = {}
+    for loss in losses:
+        by_region.setdefault(loss.region, []).append(loss)
+    return [
+        RegionLosses(
+            region=region,
+            label=label(region),
+            contexts=[f"{label(item.subject)}, {label(item.grade_band)}" for item in items],
+            served_today_by=sorted({item.provider_slug for item in items}),
+            refused_because=items[0].refusal_detail,
+        )
+        for region in Region.values
+        if (items := by_region.get(region))
+    ]
 
 
 def coverage_losses_message(losses: Sequence[CoverageLoss], *, confirm: str = "Confirm coverage loss") -> str:

@@ -16,6 +16,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from authoring import services, validators
 from authoring.coverage import (
@@ -39,6 +41,13 @@ def _raise_problems(form: forms.BaseForm, problems: validators.Problems) -> None
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+class ReadOnlyText(forms.Widget):
+    """A value shown as text, not as a (greyed) input that looks editable; nothing is submitted."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return format_html('<div class="readonly" id="{}">{}</div>', (attrs or {}).get("id", f"id_{name}"), value or "")
 
 
 def _historical(instance: Any) -> Any:
@@ -103,7 +112,10 @@ class CoverageGuardMixin(forms.Form):
 
     def coverage_check_losses(self, losses: list[CoverageLoss]) -> None:
         if losses and not self.cleaned_data.get("confirm_coverage_loss"):
+            self.coverage_losses_held = losses  # the admin shows them as a warning at the top
             self.add_error("confirm_coverage_loss", _losses_message(losses))
+        elif losses:
+            self.coverage_losses_confirmed = losses  # the admin recaps them after the save
 
 
 class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
@@ -288,6 +300,7 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
     fallback_chain = forms.CharField(
         required=False,
         disabled=True,
+        widget=ReadOnlyText,
         label="Fallback chain of this version",
         help_text="Restored, in this order, when you revert.",
     )
@@ -433,9 +446,12 @@ class PolicyFallbackFormSet(BaseInlineFormSet):
         )
         if problems:
             raise ValidationError([message for messages in problems.values() for message in messages])
-        if self.data.get("confirm_coverage_loss") not in ("on", "true", "1") and not policy._state.adding:
+        if not policy._state.adding:
             losses = policy_change_losses(policy, self.ordered_providers(), before=self.world())
-            if losses:
+            if losses and self.data.get("confirm_coverage_loss") in ("on", "true", "1"):
+                self.coverage_losses_confirmed = losses  # the admin recaps them after the save
+            elif losses:
+                self.coverage_losses_held = losses  # the admin shows them as a warning at the top
                 raise ValidationError(_losses_message(losses))
 
 

@@ -48,6 +48,8 @@ class ApiClient(models.Model):
     class Meta:
         db_table = "api_clients"
         ordering = ["name"]
+        verbose_name = "API client"
+        verbose_name_plural = "API clients"
         constraints = [
             models.CheckConstraint(
                 condition=Q(is_active=False) | Q(revoked_at__isnull=True), name="api_client_revoked"

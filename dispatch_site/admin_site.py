@@ -28,6 +28,9 @@ class DispatchAdminSite(admin.AdminSite):
     site_header = "Model Dispatch Service administration"
     site_title = "Model Dispatch Service"
     index_title = "Authoring: providers, policies, regions, audit"
+    # The left navigation took ~260 px of every page and pushed list columns behind a scrollbar at
+    # 1280 px; the breadcrumbs and the home page lead everywhere it did.
+    enable_nav_sidebar = False
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         from authoring.admin import health, tools
@@ -40,8 +43,14 @@ class DispatchAdminSite(admin.AdminSite):
         return extra + super().get_urls()
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
-        """The index, with the compliance calendar for those who may see agreements."""
+        """The home answers "is anything wrong?" first (the findings of authoring.findings' checks),
+        then the compliance calendar for those who may see agreements."""
+        from authoring.findings import findings
+
         context = dict(extra_context or {})
+        if request.user.has_perm("policies.view_dispatchpolicy"):
+            context["findings"] = findings()
+            context["findings_checked"] = True
         if request.user.has_perm("providers.view_agreement"):
             from authoring.calendar import compliance_calendar
             from common.clock import service_today

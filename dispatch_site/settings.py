@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "vocabulary",  # no models: the code -> plain words template filters (`{% load wording %}`)
     "providers",
     "policies",
     "audit",
@@ -184,7 +185,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere in the admin (dispatch_site/formats/en/formats.py): 2026-11-30 09:37 UTC.
+FORMAT_MODULE_PATH = ["dispatch_site.formats"]
 TIME_ZONE = "UTC"
+# The currency of the providers' prices (cost per 1k tokens, reported costs), shown next to every amount.
+COST_CURRENCY = os.environ.get("COST_CURRENCY", "USD")
 USE_I18N = True
 USE_TZ = True
 

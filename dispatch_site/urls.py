@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("api.urls")),
     path("metrics", audit_views.metrics, name="metrics"),
     path("admin/audit/dashboard/", audit_views.dashboard, name="audit-dashboard"),
+    path("admin/audit/dashboard/chart.csv", audit_views.dashboard_csv, name="audit-dashboard-csv"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

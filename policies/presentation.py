@@ -15,13 +15,9 @@ from typing import Any
 from policies.engine import AgreementSpec, BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
 from providers.health.selectors import ProviderHealthRow
+from vocabulary.wording import LEVELS, refusal_words
 
-LEVEL_LABELS = {
-    "exact": "subject + grade band + region",
-    "subject_grade": "subject + grade band, any region",
-    "subject": "subject only",
-    "default": "default policy",
-}
+LEVEL_LABELS = LEVELS  # the one mapping of codes to words (vocabulary/wording.py)
 
 
 def passed_over_dict(step: PassedOver) -> dict[str, Any]:
@@ -164,6 +160,7 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
             "request_id": request_id,
             "error": {
                 "code": decision.refusal_code,
+                "title": refusal_words(decision.refusal_code),
                 "message": decision.refusal_detail,
                 "region": context.region,
             },

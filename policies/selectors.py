@@ -28,6 +28,7 @@ from policies.engine import (
 )
 from policies.snapshot import current_snapshot
 from vocabulary import GRADE_BAND_YOUNGEST_AGE, GradeBand, Region, Subject
+from vocabulary.wording import label, reason_words, refusal_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +89,28 @@ class CoverageCell:
     provider_name: str | None
     refusal_code: str
     refusal_detail: str
+    # The providers passed over and why, as (provider name, reason code): what a gap's cause is read from.
+    passed_over: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        body = dataclasses.asdict(self)
+        del body["passed_over"]  # the API's cell shape; the explanation is /policies/validate's
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class GapGroup:
+    """Contexts of one region left without a provider for one cause, in plain words."""
+
+    region: str
+    cause: str
+    refusal_code: str
+    contexts: list[tuple[str, str]]  # (subject, grade band)
+
+    @property
+    def sentence(self) -> str:
+        count = len(self.contexts)
+        return f"{self.cause}: {count} context{'s' if count != 1 else ''} in {label(self.region)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +124,20 @@ class CoverageMap:
     @property
     def gaps(self) -> list[CoverageCell]:
         return coverage_gaps(self.cells)
+
+    @property
+    def gap_groups(self) -> list[GapGroup]:
+        return gap_groups(self.cells)
+
+    @property
+    def refusing_regions(self) -> list[str]:
+        """Every region (vocabulary order) where nothing may be served: no routing rule, or every context a gap."""
+        shown = {r: [c for c in self.cells if c.region == r] for r in self.regions}
+        return [
+            r
+            for r in Region.values
+            if r not in self.snapshot.rules or (shown.get(r) and not any(c.covered for c in shown[r]))
+        ]
 
     @property
     def unconfigured_regions(self) -> list[str]:
@@ -148,6 +182,16 @@ def coverage_grid(snapshot: Snapshot, *, regions: Sequence[str]) -> list[Coverag
                         provider_name=provider.name if provider else None,
                         refusal_code=decision.refusal_code,
                         refusal_detail=decision.refusal_detail,
+                        passed_over=tuple(
+                            (
+                                snapshot.providers[step.id].name if step.id in snapshot.providers else step.name,
+                                step.reason,
+                            )
+                            for step in decision.passed_over
+                            if step.kind == "provider"
+                        )
+                        if not decision.accepted
+                        else (),
                     )
                 )
     return cells
@@ -155,3 +199,28 @@ def coverage_grid(snapshot: Snapshot, *, regions: Sequence[str]) -> list[Coverag
 
 def coverage_gaps(cells: Iterable[CoverageCell]) -> list[CoverageCell]:
     return [cell for cell in cells if not cell.covered]
+
+
+# Reasons an administrator switched on for one provider (inactive, blocked here, at its limit): when
+# one of them left a context without a provider, that provider is the cause, whatever else was
+# passed over for standing reasons (not hosted there, not on the allowed list, ...).
+_SWITCHED_OFF = ("provider_inactive", "provider_unknown", "rate_limited", "blocked_in_region")
+
+
+def gap_cause(cell: CoverageCell) -> str:
+    """Why a context has no provider, in plain words; contexts with the same cause group together."""
+    if cell.refusal_code != "no_compliant_provider":
+        return refusal_words(cell.refusal_code)
+    off = sorted({f"{name} {reason_words(reason)}" for name, reason in cell.passed_over if reason in _SWITCHED_OFF})
+    if off:
+        return " and ".join(off)
+    return "No provider in the matching policies' chains may serve this region"
+
+
+def gap_groups(cells: Iterable[CoverageCell]) -> list[GapGroup]:
+    """The gaps grouped by region and cause, largest first ("EU Sovereign LLM is inactive: 48 contexts in eu_west")."""
+    groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for cell in coverage_gaps(cells):
+        groups.setdefault((cell.region, gap_cause(cell), cell.refusal_code), []).append((cell.subject, cell.grade_band))
+    found = [GapGroup(region, cause, code, contexts) for (region, cause, code), contexts in groups.items()]
+    return sorted(found, key=lambda g: (-len(g.contexts), g.region, g.cause))

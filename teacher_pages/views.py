@@ -31,6 +31,7 @@ from teachers.selectors import (
     override_get,
     override_list,
     override_view,
+    provider_names,
     teacher_for_user,
     template_names,
 )
@@ -124,20 +125,28 @@ def _page(
         grade_band=band if band in GradeBand.values else "",  # without one: the youngest band
         snapshot=snapshot,
     )
-    form.providers_offer(offered.available)
+    context = context_from(source)
+    reference = decision_preview(context=context, snapshot=offered.snapshot).decision if context else None
+    current = reference.provider.id if reference is not None and reference.accepted and reference.provider else None
+    # The policy's own choice is not an override: it is not offered.
+    form.providers_offer([p for p in offered.available if p.id != current])
+    # After a preview that says any override will be refused, the form offers no submit.
+    refused_ahead = reference is not None and (
+        not reference.accepted or (reference.policy is not None and not reference.policy.allow_teacher_override)
+    )
     if form.is_bound:  # a re-shown form is a new attempt: give it a new request id
         data = QueryDict(mutable=True)
         data.update(form.data)
         data["request_id"] = str(uuid.uuid4())
         form.data = data
-    context = context_from(source)
     return render(
         request,
         "teachers/override_form.html",
         {
             "teacher": teacher,
             "form": form,
-            "reference": decision_preview(context=context, snapshot=offered.snapshot).decision if context else None,
+            "reference": reference,
+            "refused_ahead": refused_ahead,
             "refusal": refusal,
         },
         status=status,
@@ -148,10 +157,11 @@ def _page(
 @teacher_required
 def overrides(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
     page = Paginator(override_list(teacher=teacher), PAGE_SIZE).get_page(request.GET.get("page"))
+    names = provider_names()
     return render(
         request,
         "teachers/override_list.html",
-        {"teacher": teacher, "page": page, "entries": [override_view(log) for log in page.object_list]},
+        {"teacher": teacher, "page": page, "entries": [override_view(log, names) for log in page.object_list]},
     )
 
 
@@ -161,7 +171,7 @@ def override_detail(request: HttpRequest, teacher: TeacherProfile, pk: int) -> H
     log = override_get(teacher=teacher, pk=pk)
     if log is None:
         raise Http404("No such override of yours.")
-    entry = override_view(log)
+    entry = override_view(log, provider_names())
     return render(
         request,
         "teachers/override_detail.html",

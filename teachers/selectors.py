@@ -11,7 +11,9 @@ the audit log, naming the teacher id that was tried).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,9 @@ from audit.models import DispatchLog
 from clients.models import TeacherAuthorisation
 from clients.selectors import school_normalise
 from policies.engine.types import REFUSAL_TEACHER_NOT_AUTHORISED
-from providers.models import PromptTemplate
+from providers.models import ModelProvider, PromptTemplate
 from teachers.models import TEACHERS_GROUP, TeacherProfile
+from vocabulary.wording import refusal_words
 
 FORM_CLIENT_REF = "web:teacher-form"  # the audit rows' client_ref for attempts made through the form
 
@@ -95,6 +98,18 @@ class OverrideView:
 
     log: DispatchLog
     body: dict[str, Any]
+    provider_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """Why it was refused, in plain words (the rule's code is small print)."""
+        return refusal_words(self.log.refusal_code)
+
+    @property
+    def asked_for(self) -> str:
+        """The provider asked for, by its name when it is one we know."""
+        ref = self.log.override_provider_ref
+        return self.provider_names.get(ref, ref)
 
     @property
     def accepted(self) -> bool:
@@ -114,12 +129,20 @@ class OverrideView:
         return "this form" if self.log.client_ref == FORM_CLIENT_REF else (self.log.client_ref or "an app")
 
 
-def override_view(log: DispatchLog) -> OverrideView:
+def provider_names() -> dict[str, str]:
+    """Provider slug (and id) -> display name, for the teacher pages' "provider asked for"."""
+    names: dict[str, str] = {}
+    for pk, slug, name in ModelProvider.objects.values_list("pk", "slug", "name"):
+        names[slug] = names[str(pk)] = name
+    return names
+
+
+def override_view(log: DispatchLog, names: Mapping[str, str] | None = None) -> OverrideView:
     try:
         body = json.loads(log.response)
     except ValueError:
         body = {}
-    return OverrideView(log=log, body=body if isinstance(body, dict) else {})
+    return OverrideView(log=log, body=body if isinstance(body, dict) else {}, provider_names=names or {})
 
 
 def template_names(template_ids: list[str]) -> list[str]:

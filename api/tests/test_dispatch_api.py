@@ -94,6 +94,7 @@ def test_region_without_routing_rule_is_refused_and_logged(api):
     assert response.status_code == 422
     assert response.json()["error"] == {
         "code": "region_not_configured",
+        "title": "This region has no routing rule yet, so no provider may serve it",
         "message": "uk_south has no regional routing rule, so no provider may serve it",
         "region": "uk_south",
     }

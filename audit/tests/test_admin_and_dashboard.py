@@ -23,23 +23,35 @@ def some_logs(providers):
     return a, b
 
 
+def row_link(log):
+    return f"/admin/audit/dispatchlog/{log.pk}/change/"
+
+
 def test_changelist_filters_and_searches_by_request_id(admin_client, some_logs):
     a, b = some_logs
     page = admin_client.get("/admin/audit/dispatchlog/", {"region": "eu_west"})
     assert page.status_code == 200
-    assert str(b.request_id) in page.content.decode() and str(a.request_id) not in page.content.decode()
-    for params in ({"outcome": "accepted"}, {"is_override__exact": "0"}, {"client_ref": "app-2"}, {"subject": "arts"}):
+    assert row_link(b) in page.content.decode() and row_link(a) not in page.content.decode()
+    params_list = (
+        {"outcome": "accepted"},
+        {"is_override__exact": "0"},
+        {"client_ref": "app-2"},
+        {"subject": "arts"},
+        {"refusal_code": "no_compliant_provider"},
+    )
+    for params in params_list:
         assert admin_client.get("/admin/audit/dispatchlog/", params).status_code == 200
     found = admin_client.get("/admin/audit/dispatchlog/", {"q": str(a.request_id)}).content.decode()
-    assert str(a.request_id) in found and str(b.request_id) not in found
+    assert row_link(a) in found and row_link(b) not in found
     nothing = admin_client.get("/admin/audit/dispatchlog/", {"q": "not-a-uuid"})
-    assert nothing.status_code == 200 and str(a.request_id) not in nothing.content.decode()
+    assert nothing.status_code == 200 and row_link(a) not in nothing.content.decode()
 
 
 def test_detail_page_shows_the_explanation(admin_client, some_logs):
     a, _ = some_logs
     page = admin_client.get(f"/admin/audit/dispatchlog/{a.pk}/change/").content.decode()
-    assert "&quot;explanation&quot;" in page and "not reported" in page
+    assert '<ul class="explanation">' in page and "not reported" in page
+    assert "&quot;explanation&quot;" not in page  # a readable list, not the raw JSON
 
 
 def test_csv_export_has_the_filtered_rows(admin_client, some_logs):
@@ -127,3 +139,18 @@ def test_csv_export_defuses_formulas_an_api_client_wrote_into_the_log(admin_clie
     assert {row["teacher_id"] for row in rows} == {"'" + link[:64]}
     header, first = text.splitlines()[:2]
     assert header.startswith('"id","created_at"') and first.startswith('"')  # every cell quoted
+
+
+def test_dashboard_chart_csv_has_what_the_chart_shows(admin_client, some_logs):
+    response = admin_client.get("/admin/audit/dashboard/chart.csv", {"chart": "regions", "days": "7"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["region", "dispatches"] and sorted(rows[1:]) == [["eu_west", "1"], ["us_east", "1"]]
+    per_day = list(
+        csv.reader(
+            io.StringIO(admin_client.get("/admin/audit/dashboard/chart.csv?chart=per_day&days=3").content.decode())
+        )
+    )
+    assert len(per_day) == 4 and per_day[0] == ["day", "accepted", "refused"]
+    bad = admin_client.get("/admin/audit/dashboard/chart.csv", {"chart": "pie"})
+    assert bad.status_code == 400 and "chart must be one of: per_day" in bad.content.decode()

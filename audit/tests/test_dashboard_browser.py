@@ -68,3 +68,37 @@ def test_dashboard_draws_every_chart_without_leaving_the_site(live_server, page,
     assert "region=eu_west" in page.url
     page.screenshot(path=str(artifacts_dir / "dashboard-eu_west.png"), full_page=True)
     assert foreign == []
+
+    # Issue 18, finding 8: over 365 days the bars are weekly and readable, counts have integer
+    # ticks, days without traffic have no override rate, and a bar opens its audit rows.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/admin/audit/dashboard/?days=365")
+    page.wait_for_selector("#chart-cost[data-drawn=true]")
+    assert "to" in page.locator("#date-range").inner_text()
+    per_day = page.evaluate(
+        """() => { const c = Chart.getChart('chart-per-day');
+                   return { labels: c.data.labels.length, ticks: c.scales.y.ticks.map(t => t.value),
+                            width: c.getDatasetMeta(0).data[0].width }; }"""
+    )
+    assert per_day["labels"] == 53 and per_day["width"] >= 8  # weekly bars, not 365 hairlines
+    assert all(float(t).is_integer() for t in per_day["ticks"])
+    rates = page.evaluate("() => Chart.getChart('chart-override').data.datasets[0].data")
+    assert None in rates and 0 not in rates[:300]  # no traffic a year ago: gaps, not 0 %
+    page.screenshot(path=str(artifacts_dir / "dashboard-365-days.png"), full_page=True)
+
+    page.goto(live_server.url + "/admin/audit/dashboard/?days=14")
+    page.wait_for_selector("#chart-cost[data-drawn=true]")
+    expected = page.evaluate(
+        """() => { const c = Chart.getChart('chart-per-day'); const i = c.data.labels.length - 2;
+                   return { day: c.data.labels[i], refused: c.data.datasets[1].data[i], index: i }; }"""
+    )
+    csv_text = page.request.get(live_server.url + "/admin/audit/dashboard/chart.csv?chart=per_day&days=14").text()
+    assert f'"{expected["day"]}",' in csv_text and csv_text.splitlines()[0] == '"day","accepted","refused"'
+    page.evaluate(
+        "i => { const c = Chart.getChart('chart-per-day'); c.options.onClick(null, [{index: i, datasetIndex: 1}], c) }",
+        expected["index"],
+    )
+    page.wait_for_url("**/admin/audit/dispatchlog/?*")
+    assert "outcome=refused" in page.url and f"created_at__gte={expected['day']}" in page.url
+    assert page.locator("#result_list tbody tr").count() == expected["refused"]
+    page.screenshot(path=str(artifacts_dir / "dashboard-click-through.png"), full_page=True)

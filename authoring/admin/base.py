@@ -24,9 +24,11 @@ from django.contrib.admin.utils import unquote
 from django.db import IntegrityError, router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
+from django.utils.html import format_html
 
 from authoring import deletion
 from authoring.changes import GOVERNED, ChangeRefused, approval_required, change_propose, document_of
+from authoring.coverage import losses_by_region
 from authoring.documents import DocumentInvalid
 from authoring.refusals import integrity_problems
 from authoring.validators import AuthoringError, Problems
@@ -36,6 +38,8 @@ from policies.snapshot import snapshot_build
 
 _REFUSAL = "_authoring_refusal"
 _WORLD = "_authoring_world"
+_CONFIRMED = "_authoring_coverage_confirmed"
+REVERTING = "_authoring_reverting"  # set on a revert's request: the date of the version restored
 _PROPOSAL = "_authoring_proposal"
 _ORIGINAL_KEY = "_authoring_original_key"
 REFUSED = "Nothing was saved: this change was refused when it was written, because the data changed meanwhile."
@@ -45,6 +49,60 @@ class AuthoringAdmin(HistoryAdmin):
     """Refused writes come back as form errors; deletes ask for a reason and show coverage loss."""
 
     delete_confirmation_template = "admin/policies/authoring_delete_confirmation.html"
+
+    # --- what a refused or held save says, at the top of the page ---------------------------------
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        """A hold (the change would leave contexts uncovered) is a warning listing them; any other
+        refusal is listed whole at the top, each message with the field it is about."""
+        adminform = context.get("adminform")
+        form = adminform.form if adminform is not None else None
+        formsets = [inline.formset for inline in context.get("inline_admin_formsets", [])]
+        held = next(
+            (f.coverage_losses_held for f in [form, *formsets] if getattr(f, "coverage_losses_held", None)), None
+        )
+        if form is not None and form.is_bound and (form.errors or any(not f.is_valid() for f in formsets)):
+            problems: list[str] = []
+            for name, errors in form.errors.items():
+                if held and name == "confirm_coverage_loss":
+                    continue
+                field = form.fields.get(name)
+                prefix = f"{field.label or name.replace('_', ' ').capitalize()}: " if field is not None else ""
+                problems += [f"{prefix}{error}" for error in errors]
+            for formset in formsets:
+                problems += [str(e) for e in formset.non_form_errors() if not held or "leaves" not in str(e)]
+                problems += [str(e) for errors in formset.errors for messages_ in errors.values() for e in messages_]
+            context["refusal_problems"] = problems
+        context["coverage_hold"] = losses_by_region(held) if held else None
+        context["coverage_hold_count"] = len(held) if held else 0
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        confirmed = next(
+            (f.coverage_losses_confirmed for f in [form, *formsets] if getattr(f, "coverage_losses_confirmed", None)),
+            None,
+        )
+        setattr(request, _CONFIRMED, confirmed)
+
+    def _coverage_recap(self, request: HttpRequest) -> None:
+        confirmed = getattr(request, _CONFIRMED, None)
+        if not confirmed:
+            return
+        regions = "; ".join(f"{group.label}: {len(group.contexts)}" for group in losses_by_region(confirmed))
+        self.message_user(
+            request,
+            format_html(
+                "Saved with the coverage loss you confirmed: {} context(s) now have no compliant provider ({}); "
+                'requests for them are refused. <a href="{}">See the coverage map</a>.',
+                len(confirmed),
+                regions,
+                reverse("admin:coverage"),
+            ),
+            messages.WARNING,
+        )
 
     def refusal_problems(self, error: Exception) -> Problems:
         if isinstance(error, AuthoringError):
@@ -161,10 +219,18 @@ class AuthoringAdmin(HistoryAdmin):
         return obj
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> HttpResponse:
-        return self._proposed(request, obj) or super().response_add(request, obj, post_url_continue)
+        proposed = self._proposed(request, obj)
+        if proposed is not None:
+            return proposed
+        self._coverage_recap(request)
+        return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        return self._proposed(request, obj) or super().response_change(request, obj)
+        proposed = self._proposed(request, obj)
+        if proposed is not None:
+            return proposed
+        self._coverage_recap(request)
+        return super().response_change(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A change request creates or changes entries; it never deletes (deactivate instead).
@@ -175,6 +241,9 @@ class AuthoringAdmin(HistoryAdmin):
     ) -> HttpResponse:
         """The revert page: the revert is one transaction, and a refused one is a form error; with
         approval required, a revert is proposed like a save."""
+        if request.method == "POST":
+            version = self.model.history.filter(pk=unquote(version_id)).first()
+            setattr(request, REVERTING, version.history_date if version is not None else None)
         if self.proposing() and request.method == "POST":
             return self._propose(request, lambda: self._history_form(request, object_id, version_id, extra_context))
         return self._history_form(request, object_id, version_id, extra_context)

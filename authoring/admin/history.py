@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
@@ -18,7 +19,7 @@ from simple_history.models import ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from authoring import services
-from authoring.admin.base import AuthoringAdmin
+from authoring.admin.base import REVERTING, AuthoringAdmin
 
 
 def _text(value: Any) -> str:
@@ -60,6 +61,22 @@ class AuthoringHistoryAdmin(AuthoringAdmin):
     """History views and the change reason for the authoring admins."""
 
     history_list_display = ["compare"]
+    object_history_template = "admin/policies/object_history.html"
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        """After a revert: say "reverted" (to which version), and show the history with its new row."""
+        reverted = getattr(request, REVERTING, None)
+        if reverted is None or getattr(request, "_authoring_proposal", None) is not None:
+            return super().response_change(request, obj)  # a save, or a revert proposed for review
+        self._coverage_recap(request)
+        opts = self.model._meta
+        self.message_user(
+            request,
+            f"The {opts.verbose_name} “{obj}” was reverted to its version of {reverted:%Y-%m-%d %H:%M} UTC. "
+            "The revert is a new version in the history below; nothing before it was removed.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk]))
 
     def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> Any:
         return ReadableHistoryHelper(self.model, historical_record)
@@ -68,6 +85,8 @@ class AuthoringHistoryAdmin(AuthoringAdmin):
         opts = self.model._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_history_compare", args=[record.instance.pk])
         return format_html('<a href="{}?old={}">compare with current</a>', url, record.pk)
+
+    compare.short_description = "Compare"  # type: ignore[attr-defined]
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         opts = self.model._meta

@@ -18,6 +18,7 @@ from policies.engine.types import policy_level
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
 from policies.presentation import LEVEL_LABELS
 from providers.models import ModelProvider
+from vocabulary.wording import label
 
 
 class PolicyFallbackInline(admin.TabularInline):
@@ -50,17 +51,8 @@ class ChainProviderFilter(admin.SimpleListFilter):
 class DispatchPolicyAdmin(AuthoringHistoryAdmin):
     form = DispatchPolicyForm
     inlines = [PolicyFallbackInline]
-    list_display = [
-        "name",
-        "subject",
-        "grade_band",
-        "region",
-        "level",
-        "primary_provider",
-        "chain",
-        "priority",
-        "is_active",
-    ]
+    # Few, narrow columns so that "active", priority and the fallbacks fit 1280 px.
+    list_display = ["name", "is_active", "priority", "matches", "primary", "chain"]
     list_filter = ["is_active", "subject", "grade_band", "region", ChainProviderFilter]
     search_fields = [
         "name",
@@ -113,6 +105,19 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
     @admin.display(description="level")
     def level(self, obj: DispatchPolicy) -> str:
         return LEVEL_LABELS.get(policy_level(obj.subject, obj.grade_band, obj.region) or "", "invalid shape")
+
+    @admin.display(description="matches", ordering="subject")
+    def matches(self, obj: DispatchPolicy) -> str:
+        parts = [
+            label(obj.subject) if obj.subject else "any subject",
+            label(obj.grade_band) if obj.grade_band else "any grade band",
+            label(obj.region) if obj.region else "any region",
+        ]
+        return ", ".join(parts)
+
+    @admin.display(description="provider", ordering="primary_provider__slug")
+    def primary(self, obj: DispatchPolicy) -> str:
+        return obj.primary_provider.slug
 
     @admin.display(description="fallbacks")
     def chain(self, obj: DispatchPolicy) -> str:
@@ -202,7 +207,7 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
         except validators.AuthoringError as error:
             self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
             return None
-        self.message_user(request, f"{verb}d {count} policies.", messages.SUCCESS)
+        self.message_user(request, f"{verb}d {count} {'policy' if count == 1 else 'policies'}.", messages.SUCCESS)
         return None
 
     @admin.action(description="Activate selected policies (re-checks every rule)")
@@ -230,7 +235,8 @@ class DispatchPolicyAdmin(AuthoringHistoryAdmin):
         except validators.AuthoringError as error:
             self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
             return None
-        self.message_user(request, f"Created {len(copies)} inactive copies; edit and activate them.", messages.SUCCESS)
+        copied = f"{len(copies)} inactive {'copy' if len(copies) == 1 else 'copies'}"
+        self.message_user(request, f"Created {copied}; edit and activate them.", messages.SUCCESS)
         return None
 
 

@@ -8,6 +8,8 @@ admin index links them only for such users.
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
 from typing import Any
 
@@ -34,6 +36,31 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {**admin.site.each_context(request), "title": title, **extra}
 
 
+TEACHER_PLACEHOLDER = "__TEACHER_ID__"
+
+
+def simulation_curl(request: HttpRequest, data: dict[str, Any]) -> str:
+    """The `POST /dispatch` this simulation stands for, as a curl command against this server.
+
+    The key comes from `$KEY` (`Authorization: Api-Key $KEY`); an override also needs `$TEACHER_ID`
+    (a teacher the key may act for: the simulator assumes one who teaches in the region)."""
+    body: dict[str, Any] = {"subject": data["subject"], "grade_band": data["grade_band"], "region": data["region"]}
+    provider = data.get("override_provider")
+    if provider is not None:
+        body |= {
+            "teacher_override": True,
+            "teacher_id": TEACHER_PLACEHOLDER,
+            "override_provider_id": provider.slug,
+            "override_reason": data.get("override_reason", ""),
+        }
+    quoted = shlex.quote(json.dumps(body, ensure_ascii=False)).replace(TEACHER_PLACEHOLDER, "'\"$TEACHER_ID\"'")
+    return (
+        f"curl -X POST {request.build_absolute_uri('/dispatch')} \\\n"
+        '  -H "Authorization: Api-Key $KEY" -H "Content-Type: application/json" \\\n'
+        f"  -d {quoted}"
+    )
+
+
 def simulator_view(request: HttpRequest) -> HttpResponse:
     if not policy_tools_allowed(request.user):
         raise PermissionDenied
@@ -57,6 +84,7 @@ def simulator_view(request: HttpRequest) -> HttpResponse:
             "body": body,
             "level_label": LEVEL_LABELS.get(decision.level or "", ""),
             "snapshot_version": snapshot.version,
+            "curl": simulation_curl(request, data),
         }
     return TemplateResponse(
         request,
@@ -89,6 +117,7 @@ def coverage_view(request: HttpRequest) -> HttpResponse:
     ]
     gaps = coverage.gaps
     unconfigured = [labels[r] for r in coverage.unconfigured_regions]
+    refusing = [labels[r] for r in coverage.refusing_regions]
     return TemplateResponse(
         request,
         "admin/policies/coverage.html",
@@ -99,6 +128,9 @@ def coverage_view(request: HttpRequest) -> HttpResponse:
             tables=tables,
             grade_bands=GradeBand.choices,
             gaps=gaps,
+            gap_groups=coverage.gap_groups,
+            refusing=refusing if not region else [r for r in refusing if r == labels.get(region)],
+            region_count=len(Region.values) if not region else 1,
             cell_count=len(cells),
             unconfigured=unconfigured if not region else [],
             level_labels=LEVEL_LABELS,

@@ -98,7 +98,8 @@ def test_teacher_journey_without_javascript(live_server, browser, artifacts_dir,
     assert rows.count() == 2
     assert [rows.nth(i).get_attribute("data-outcome") for i in range(2)] == ["refused", "accepted"]
     assert "justification_too_short" in rows.nth(0).inner_text()
-    assert "microsoft-copilot" in rows.nth(0).inner_text() and "anthropic-claude" in rows.nth(1).inner_text()
+    assert "Microsoft Copilot" in rows.nth(0).inner_text() and "Anthropic Claude" in rows.nth(1).inner_text()
+    assert "The justification is too short" in rows.nth(0).inner_text()  # plain words; the code as small print
     assert "Spanish" not in page.content()
     page.screenshot(path=str(artifacts_dir / "teacher-my-overrides.png"), full_page=True)
     page.set_viewport_size(PHONE)
@@ -109,10 +110,9 @@ def test_teacher_journey_without_javascript(live_server, browser, artifacts_dir,
 def test_forged_blocked_provider_is_refused_and_audited(live_server, page, artifacts_dir, world):
     log_in(page, live_server.url)
     choose_class(page, region="eu_west")
-    assert page.get_by_label("Provider").locator("option").all_inner_texts() == [
-        "Choose a provider",
-        "EU Sovereign LLM",
-    ]
+    # EU Sovereign LLM is the policy's own choice, the only one compliant in eu_west: nothing else to offer.
+    assert page.get_by_label("Provider").locator("option").all_inner_texts() == ["Choose a provider"]
+    assert "the only provider that may serve this region" in page.locator("#no-providers").inner_text()
     # Edit the page's HTML to offer the provider eu_west blocks, as a forged submission would.
     page.evaluate(
         """() => { const s = document.querySelector('#id_provider');
@@ -140,3 +140,61 @@ def test_signed_in_non_teacher_gets_403(live_server, page, artifacts_dir, world)
     assert response is not None and response.status == 403
     assert page.get_by_role("heading", name="Access denied").is_visible()
     page.screenshot(path=str(artifacts_dir / "teacher-forbidden.png"), full_page=True)
+
+
+PHONE_390 = {"width": 390, "height": 844}
+
+
+def test_plain_words_local_times_and_a_phone(live_server, browser, artifacts_dir, world):
+    """Finding 5 of issue 18: plain words (codes as small print), the browser's time zone, what an
+    override does, no pointless choices, no submit that would be refused, My overrides on a 390 px phone."""
+    from policies.models import DispatchPolicy
+
+    context = browser.new_context(timezone_id="Asia/Tokyo", viewport=PHONE_390)
+    page = context.new_page()
+    log_in(page, live_server.url)
+    choose_class(page)
+    assert "one request only" in page.locator("#what-an-override-does").inner_text()
+    offered = page.get_by_label("Provider").locator("option").all_inner_texts()
+    assert "OpenAI GPT-4" not in offered and "Anthropic Claude" in offered  # the policy's choice is no override
+    page.get_by_label("Provider").select_option("anthropic-claude")
+    page.get_by_label("Justification").fill(GOOD_REASON)
+    page.get_by_role("button", name="Submit override").click()
+    assert "one-off" in page.locator("#what-an-override-does").inner_text()
+    page.screenshot(path=str(artifacts_dir / "teacher-accepted-one-off-phone.png"), full_page=True)
+
+    # A refused attempt, then My overrides at 390 px: no sideways scroll, outcome and reason in view.
+    page.get_by_role("link", name="Request another override").click()
+    choose_class(page)
+    page.get_by_label("Provider").select_option("microsoft-copilot")
+    page.get_by_label("Justification").fill("too short")
+    page.get_by_role("button", name="Submit override").click()
+    assert "Override refused: The justification is too short" in page.get_by_role("alert").inner_text()
+    page.get_by_role("link", name="My overrides").first.click()
+    page.wait_for_url("**/teacher/overrides/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_390["width"]
+    first = page.locator("#overrides tbody tr").first
+    for cell in (first.locator("td.outcome"), first.locator("td.reason")):
+        box = cell.bounding_box()
+        assert cell.is_visible() and box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_390["width"]
+    assert "Refused" in first.locator("td.outcome").inner_text()
+    assert "The justification is too short" in first.locator("td.reason").inner_text()
+    stamp = first.locator("time")
+    shown, utc = stamp.inner_text(), stamp.get_attribute("title") or ""
+    assert "UTC" in utc and "UTC" not in shown and "Tokyo" in shown  # the browser's zone, not the server's
+    page.screenshot(path=str(artifacts_dir / "teacher-my-overrides-390.png"), full_page=True)
+
+    # A policy that forbids overrides: the preview says so and the form offers no submit.
+    from django.db import transaction
+
+    from policies.snapshot.invalidation import stamp_bump
+
+    with transaction.atomic():  # as an authoring save would: the row and the stamp together
+        DispatchPolicy.objects.filter(name="Elementary Math - US East").update(allow_teacher_override=False)
+        stamp_bump()
+    page.get_by_role("link", name="New override").click()
+    choose_class(page)
+    assert "does not allow teacher overrides" in page.locator("#policy-choice").inner_text()
+    assert page.get_by_role("button", name="Submit override").is_disabled()
+    page.screenshot(path=str(artifacts_dir / "teacher-submit-blocked-phone.png"), full_page=True)
+    context.close()

@@ -9,6 +9,7 @@ from audit.models import DispatchLog
 from authoring.coverage import coverage_losses, snapshot_with_provider
 from authoring.demo import demo_world_load
 from policies.models import RegionalRouting
+from policies.selectors import coverage_map
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider
 
@@ -38,7 +39,8 @@ def test_simulator_shows_decision_and_explanation_and_writes_no_log(admin):
             "override_reason": "The student needs a model that explains fractions visually",
         },
     ).content.decode()
-    assert "Refused (override_provider_not_compliant)" in refused
+    assert "Refused: The provider asked for may not serve this region" in refused
+    assert "<code>override_provider_not_compliant</code>" in refused  # the code as small print
     assert DispatchLog.objects.count() == 0
 
 
@@ -63,7 +65,34 @@ def test_coverage_map_highlights_gaps(admin):
     assert 'class="gap" data-context="science/high/africa_south"' in page
     # 48 in africa_south, and issue 16's age gap in us_east: the 7 subjects only OpenAI serves there,
     # for the two bands starting at 3 (its agreement covers 5 and up).
-    assert "<strong>62</strong> of 240 contexts have no compliant provider" in page
+    assert '<strong id="gap-count">62 of 240</strong> contexts shown below have no compliant provider' in page
+    # The demo world configures 5 of the 10 regions: the other 5 refuse everything, and now africa_south too.
+    assert '<strong id="refusing-count">6 of 10</strong> regions refuse every request' in page
+    assert "Africa Local LLM is blocked in this region: 48 contexts in Africa South" in page
+
+
+def test_gaps_are_grouped_by_cause_in_plain_words():
+    """The selector, without the admin: deactivating the EU provider is one cause for all of eu_west."""
+    demo_world_load()
+    eu = ModelProvider.objects.get(slug="local-eu-provider")
+    eu.is_active = False
+    eu.save()
+    coverage = coverage_map(snapshot=snapshot_build())
+    eu_west = [g for g in coverage.gap_groups if g.region == "eu_west"]
+    assert len(eu_west) == 1
+    assert eu_west[0].sentence == "EU Sovereign LLM is inactive: 48 contexts in EU West"
+    assert set(coverage.refusing_regions) >= {"eu_west", "uk_south"}
+    assert "us_east" not in coverage.refusing_regions
+
+
+def test_gaps_without_a_switched_off_provider_say_no_chain_may_serve():
+    demo_world_load()
+    rule = RegionalRouting.objects.get(region="africa_south")
+    rule.allowed_providers.set([ModelProvider.objects.get(slug="openai-gpt4")])  # hosted elsewhere: residency
+    groups = coverage_map(region="africa_south", snapshot=snapshot_build()).gap_groups
+    assert [(g.sentence) for g in groups] == [
+        "No provider in the matching policies' chains may serve this region: 48 contexts in Africa South"
+    ]
 
 
 def test_what_if_deactivating_a_provider_lists_lost_contexts():
@@ -188,3 +217,52 @@ def test_routing_rule_revert_restores_its_provider_lists(admin):
     assert not rule.blocked_providers.exists()
     assert sorted(str(p.pk) for p in rule.allowed_providers.all()) == v1_allowed
     assert rule.history.latest().history_change_reason == "undo"
+
+
+def test_simulators_curl_quotes_an_override_for_the_shell(admin):
+    import html
+    import json
+    import os
+    import re
+    import subprocess
+
+    page = admin.get(
+        reverse("admin:simulator"),
+        {
+            "subject": "mathematics",
+            "grade_band": "elementary",
+            "region": "us_east",
+            "override_provider": "anthropic-claude",
+            "override_reason": 'The class\'s reader needs "careful" answers; $HOME stays text',
+        },
+    ).content.decode()
+    match = re.search(r'<pre id="curl"[^>]*>(.*?)</pre>', page, re.S)
+    assert match is not None
+    command = html.unescape(match.group(1))
+    shell = 'f() { printf "%s" "${@: -1}"; }; ' + command.replace("curl", "f", 1)
+    out = subprocess.run(  # noqa: S603 - the page's own command, as an administrator would run it
+        ["/bin/bash", "-c", shell], env={**os.environ, "TEACHER_ID": "t-42"}, capture_output=True, text=True
+    )
+    body = json.loads(out.stdout)
+    assert body["teacher_id"] == "t-42" and body["override_provider_id"] == "anthropic-claude"
+    assert body["override_reason"] == 'The class\'s reader needs "careful" answers; $HOME stays text'
+
+
+def test_findings_registry_sorts_problems_first_and_survives_a_broken_check(monkeypatch):
+    from authoring import findings as registry
+
+    demo_world_load()
+
+    def broken() -> list:
+        raise RuntimeError("boom")
+
+    def budget() -> list:
+        return [registry.Finding(registry.PROBLEM, "Budget of demo-app spent", "", "/admin/", "Raise it")]
+
+    monkeypatch.setattr(registry, "CHECKS", [*registry.CHECKS, broken, budget])
+    found = registry.findings()
+    titles = [f.title for f in found]
+    severities = [f.severity for f in found]
+    assert severities == sorted(severities, key=lambda severity: severity != registry.PROBLEM)  # problems first
+    assert "Budget of demo-app spent" in [f.title for f in found if f.severity == registry.PROBLEM]
+    assert "Check broken failed" in titles and found[-1].severity == registry.WARNING
