@@ -182,7 +182,7 @@ def test_providers_lists_only_compliant_providers_of_the_region(api):
     youngest = api.get("/providers?region=us_east").json()
     assert youngest["grade_band"] == "early_childhood"
     assert {p["slug"] for p in youngest["providers"]} == {"anthropic-claude", "microsoft-copilot", "us-only-provider"}
-    assert {u["name"]: u["reason"] for u in youngest["unavailable"]}["openai-gpt4"] == "below_provider_minimum_age"
+    assert {u["slug"]: u["reason"] for u in youngest["unavailable"]}["openai-gpt4"] == "below_provider_minimum_age"
 
 
 @pytest.mark.parametrize("query", ["", "?region=atlantis", "?region=us_east&extra=1"])

@@ -187,7 +187,9 @@ def test_decisions_and_validation_name_the_agreement_relied_on(demo, keyed_api):
     )
     assert refused.status_code == 422 and refused.json()["agreement"] is None
     passed = refused.json()["explanation"]["passed_over"]
-    assert {"openai-gpt4": "below_provider_minimum_age"}.items() <= {s["name"]: s["reason"] for s in passed}.items()
+    assert {"openai-gpt4": "below_provider_minimum_age"}.items() <= {
+        s.get("slug", s["name"]): s["reason"] for s in passed
+    }.items()
     valid = keyed_api.get(
         "/policies/validate", {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
     ).json()

@@ -162,6 +162,7 @@ def _walk(
                         passed_over=tuple(passed),
                         region_rule=rule,
                         degraded=True,
+                        agreement=judged.agreement if judged else None,
                     )
                 passed.append(
                     PassedOver(
@@ -172,6 +173,7 @@ def _walk(
                         detail=f"{provider.slug} is {unhealthy[provider_id]}",
                         policy_id=policy.id,
                         next_probe_at=next_probe.get(provider_id, ""),
+                        provider_name=provider.name,
                     )
                 )
                 continue

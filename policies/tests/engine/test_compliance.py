@@ -155,6 +155,29 @@ def test_the_agreement_relied_on_is_the_one_ending_last() -> None:
     assert relied_on(resolve(DispatchContext("mathematics", "high", "us_east"), later)) == "C 2028"
 
 
+def test_a_degraded_answer_names_the_agreement_it_relies_on_like_any_other() -> None:
+    """Health (issue 15) and agreements (issue 16) together: when the only compliant provider is
+    cooling down it still serves (degraded), and the body still names the agreement it relies on."""
+    snapshot = snap(
+        [provider("p")],
+        [dataclasses.replace(rule(), agreement_required=True)],
+        [agreement("A", "p")],
+        policies=[policy("pol", "p")],
+    )
+    decision = resolve(DispatchContext("mathematics", "high", "us_east"), snapshot, unhealthy={"p": "cooling down"})
+    assert decision.accepted and decision.degraded and relied_on(decision) == "A"
+    both = snap(
+        [provider("p"), provider("q")],
+        [dataclasses.replace(rule(), agreement_required=True)],
+        [agreement("A", "p"), agreement("B", "q")],
+        policies=[policy("pol", "p", "q")],
+    )
+    decision = resolve(DispatchContext("mathematics", "high", "us_east"), both, unhealthy={"p": "cooling down"})
+    assert decision.accepted and not decision.degraded and relied_on(decision) == "B"
+    (step,) = decision.passed_over
+    assert (step.reason, step.name, step.provider_name) == ("unhealthy", "p-slug", "P")  # the API's slug and name
+
+
 def test_no_agreement_is_named_when_none_is_needed() -> None:
     snapshot = snap([teen_only()], [rule()], [agreement("A", "p", min_age=10)], policies=[policy("pol", "p")])
     assert resolve(DispatchContext("mathematics", "high", "us_east"), snapshot).agreement is None  # 14 >= 13

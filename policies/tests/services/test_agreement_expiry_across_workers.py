@@ -90,6 +90,6 @@ def test_an_agreement_ending_today_serves_until_midnight_utc_and_not_after(shift
     assert time.time() + offset < midnight + 10  # asked right after midnight (10 s: a busy machine)
     assert {(status, body.get("provider_slug")) for status, body in after} == {(200, "anthropic-claude")}
     assert {body["agreement"]["reference"] for _, body in after} == {"NDPA 2026 — Anthropic"}
-    passed = [step for step in after[0][1]["explanation"]["passed_over"] if step["name"] == "openai-gpt4"]
+    passed = [step for step in after[0][1]["explanation"]["passed_over"] if step.get("slug") == "openai-gpt4"]
     assert passed and passed[0]["reason"] == "below_provider_minimum_age"  # 13+ by its terms; nothing lowers it now
     assert stamp_token().version == version  # no authoring change: the date alone moved the answer

@@ -97,7 +97,7 @@ def test_failures_move_dispatches_to_the_fallback_then_probes_bring_the_provider
     for body in moved:
         assert body["provider_slug"] == "anthropic-claude" and body["degraded"] is False
         step = body["explanation"]["passed_over"][0]
-        assert (step["name"], step["reason"]) == ("openai-gpt4", "unhealthy")
+        assert (step["slug"], step["reason"]) == ("openai-gpt4", "unhealthy")
         assert step["next_probe_at"] and "probed" in step["detail"]
     assert len(served_by(log_path, "/dispatch")) == 2, "both workers must have served dispatches"
 
@@ -157,7 +157,7 @@ def test_with_every_compliant_provider_cooling_down_the_first_serves_degraded_an
     assert degraded["degraded"] is True, [b["provider_slug"] for b in served]
     assert degraded["provider_slug"] == "anthropic-claude"  # the first compliant one of the chain
     assert "health never refuses" in degraded["explanation"]["degraded_detail"]
-    assert {s["reason"] for s in degraded["explanation"]["passed_over"] if s["name"] == "openai-gpt4"} != {"unhealthy"}
+    assert {s["reason"] for s in degraded["explanation"]["passed_over"] if s["slug"] == "openai-gpt4"} != {"unhealthy"}
     assert all(b["provider_slug"] != "openai-gpt4" for b in served)  # blocked: never, degraded or not
     health = _health(base, key)
     assert health["anthropic-claude"]["state"] == health["microsoft-copilot"]["state"] == "cooling_down"

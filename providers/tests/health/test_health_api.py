@@ -85,7 +85,7 @@ def test_provider_side_failures_trip_the_provider_record_a_row_and_send_the_sign
     decision = _dispatch(world)
     assert decision["provider_slug"] == "anthropic-claude" and decision["degraded"] is False
     step = decision["explanation"]["passed_over"][0]
-    assert (step["name"], step["reason"]) == ("openai-gpt4", "unhealthy") and step["next_probe_at"]
+    assert (step["slug"], step["reason"]) == ("openai-gpt4", "unhealthy") and step["next_probe_at"]
     row = next(r for r in _health(world)["providers"] if r["provider_slug"] == "openai-gpt4")
     assert row["state"] == "cooling_down" and row["next_probe_at"] == step["next_probe_at"]
     transition = ProviderHealthTransition.objects.get()
