@@ -86,6 +86,21 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "common.outage.DatabaseUnavailableMiddleware",
 ]
+# An API call made with an API key (`Authorization: Api-Key ...` to an API path) runs only these
+# (dispatch_site/handlers.py): it needs no session, CSRF, login, messages, history context or static
+# files, and each costs CPU on every dispatch (docs/performance.md). Pages and the admin run all.
+PAGE_ONLY_MIDDLEWARE = frozenset(
+    {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "dispatch_site.security.AdminLoginThrottleMiddleware",
+        "simple_history.middleware.HistoryRequestMiddleware",
+    }
+)
+API_KEY_MIDDLEWARE = [name for name in MIDDLEWARE if name not in PAGE_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "dispatch_site.urls"
 WSGI_APPLICATION = "dispatch_site.wsgi.application"
