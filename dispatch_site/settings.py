@@ -135,6 +135,9 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         }
     _database["OPTIONS"]["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))
     _database["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ.get('DB_STATEMENT_TIMEOUT_MS', '5000'))}"
+    # Server-side-bound statements are prepared after this many runs on a connection (psycopg 3); only
+    # the audit INSERT uses server-side binding (common/inserts.py), the rest binds on the client.
+    _database["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 elif _database["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers share the file: WAL lets readers run beside the one writer.
     _database["OPTIONS"] = {
