@@ -1,0 +1,34 @@
+"""Content negotiation without the parsing for what nearly every API call sends.
+
+DRF's `DefaultContentNegotiation` parses the Accept header and compares media types on every
+request. An endpoint with the JSON renderer alone, asked with no Accept header, `*/*` or
+`application/json` and no `?format=`, always gets the JSON renderer and `application/json` from
+it: this answers that case at once and hands every other one to DRF (so a 406, or another
+renderer of the schema endpoint, is exactly DRF's). `api/tests/test_negotiation.py` compares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+
+_PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
+
+
+class JsonFirstNegotiation(DefaultContentNegotiation):
+    def select_renderer(
+        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str] | Any:
+        if (
+            len(renderers) == 1
+            and type(renderers[0]) is JSONRenderer
+            and format_suffix is None
+            and request.META.get("HTTP_ACCEPT", "*/*") in _PLAIN_ACCEPT
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return renderers[0], JSONRenderer.media_type
+        return super().select_renderer(request, renderers, format_suffix)
