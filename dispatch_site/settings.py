@@ -217,7 +217,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.JsonFirstNegotiation",  # DRF's, minus the common case's parsing
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.JsonFirstNegotiation",  # DRF's, minus common-case parsing
     # Access control (api/access.py): API keys, then admin sessions; each view's `required_scope`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.access.ApiKeyAuthentication",

@@ -149,3 +149,13 @@ def test_the_api_answers_bad_bodies_with_the_serializers_errors(keyed_api, data)
     fields = _flatten(detail)
     assert response.json() == error_body("invalid_input", f"Invalid input in: {', '.join(sorted(fields))}.", fields)
     assert not DispatchLog.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_schema_of_the_body_is_still_the_serializers(keyed_api):
+    schema = keyed_api.get("/schema", HTTP_ACCEPT="application/json").json()
+    body = schema["paths"]["/dispatch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/DispatchRequest"}
+    component = schema["components"]["schemas"]["DispatchRequest"]
+    assert sorted(component["properties"]) == FIELDS
+    assert sorted(component["required"]) == sorted(CODES)
