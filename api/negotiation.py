@@ -4,7 +4,8 @@ DRF's `DefaultContentNegotiation` parses the Accept header and compares media ty
 request. An endpoint with the JSON renderer alone, asked with no Accept header, `*/*` or
 `application/json` and no `?format=`, always gets the JSON renderer and `application/json` from
 it: this answers that case at once and hands every other one to DRF (so a 406, or another
-renderer of the schema endpoint, is exactly DRF's). `api/tests/test_negotiation.py` compares them.
+renderer of the schema endpoint, is exactly DRF's). Likewise for the parser of a body sent as
+`application/json`. `api/tests/test_negotiation.py` compares them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
@@ -32,3 +34,10 @@ class JsonFirstNegotiation(DefaultContentNegotiation):
         ):
             return renderers[0], JSONRenderer.media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+    def select_parser(self, request: Request, parsers: Sequence[BaseParser]) -> BaseParser | None:
+        """DRF's first parser whose media type matches; a body sent as exactly the one parser's
+        media type (what every client sends) matches it without parsing the header."""
+        if len(parsers) == 1 and request.content_type == parsers[0].media_type:
+            return parsers[0]
+        return super().select_parser(request, parsers)

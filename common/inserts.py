@@ -1,43 +1,62 @@
 """One-statement inserts that settle uniqueness themselves (PostgreSQL and SQLite 3.35+).
 
 Every dispatch writes one audit row through here, so the statement is built once per model and
-conflict key (not per row), a value whose database form is itself (a str for a text column, an int
-for an integer column, a UUID for a uuid column on PostgreSQL...) skips Django's per-field
-conversion, and on PostgreSQL the INSERT is sent with server-side binding as a prepared statement
-(the connection's `prepare_threshold`, settings: DB_PREPARE_THRESHOLD): the server parses and
+conflict key (not per row), the common value types (a str for a text column, an int for an integer
+column, a UUID or an aware datetime on PostgreSQL...) skip the generic chain of Django's per-field
+conversion for the same result, and on PostgreSQL the INSERT is sent with server-side binding as a
+prepared statement (the connection's `prepare_threshold`, settings: DB_PREPARE_THRESHOLD): the server parses and
 plans it once per connection, and psycopg does not quote 22 values into the SQL text each time.
 `common/tests/test_inserts.py` checks the values equal Django's own conversion.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import connection, models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
-# Internal types whose database value is the Python value itself, for these exact types (Django's
-# get_db_prep_save returns them unchanged: `to_python`/`int()`/`bool()` of such a value is itself).
-_TEXT = frozenset({str, type(None)})
-_INTEGER = frozenset({int, type(None)})
-_PASS_THROUGH: dict[str, frozenset[type]] = {
-    "CharField": _TEXT,
-    "TextField": _TEXT,
-    "BooleanField": frozenset({bool, type(None)}),
-}
-# Integers pass through only where the backend does not type them (psycopg 3 wraps them in Int2...).
-_INTEGERS: dict[str, frozenset[type]] = {
-    "IntegerField": _INTEGER,
-    "SmallIntegerField": _INTEGER,
-    "BigIntegerField": _INTEGER,
-    "PositiveIntegerField": _INTEGER,
-    "PositiveSmallIntegerField": _INTEGER,
-    "PositiveBigIntegerField": _INTEGER,
-}
-_NATIVE_UUID = frozenset({uuid.UUID, type(None)})  # where the backend stores UUIDs natively
+Prepare = Callable[[Any], Any]
+_TEXT = frozenset({"CharField", "TextField"})
+_INTEGER = frozenset(
+    {
+        "IntegerField",
+        "SmallIntegerField",
+        "BigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "PositiveBigIntegerField",
+    }
+)
+
+
+def _preparer(field: models.Field[Any, Any]) -> Prepare:
+    """`field.get_db_prep_save(value, connection)`, with the common value types answered directly
+    (each shortcut returns what Django's chain of to_python/get_prep_value/adapt_* returns for it)."""
+    slow: Prepare = partial(field.get_db_prep_save, connection=connection)
+    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+    kind = target.get_internal_type()
+    ops = connection.ops
+    if kind in _TEXT:  # CharField.to_python returns any str (a TextChoices member too) as it is
+        return lambda v: v if v is None or isinstance(v, str) else slow(v)
+    if kind == "BooleanField":
+        return lambda v: v if v is None or type(v) is bool else slow(v)
+    if kind == "UUIDField" and connection.features.has_native_uuid_field:
+        return lambda v: v if v is None or type(v) is uuid.UUID else slow(v)
+    if kind in _INTEGER:
+        if type(ops).adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value:
+            return lambda v: v if v is None or type(v) is int else slow(v)
+        typed = getattr(ops, "integerfield_type_map", {}).get(kind)  # psycopg 3: Int2, Int4, Int8...
+        if typed is not None:
+            return lambda v: typed(v) if type(v) is int else slow(v)
+    if kind == "DateTimeField" and connection.vendor == "postgresql":  # aware datetimes go as they are
+        return lambda v: v if type(v) is dt.datetime and v.utcoffset() is not None else slow(v)
+    return slow
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +65,10 @@ class _Statement:
     fields: tuple[models.Field[Any, Any], ...]
     attnames: tuple[str, ...]
     own_pre_save: tuple[bool, ...]  # the field computes its value (auto_now...): call pre_save
-    plain: tuple[frozenset[type], ...]  # value types passed as they are
+    prepare: tuple[Prepare, ...]
 
 
 _statements: dict[tuple[type[models.Model], tuple[str, ...], str, str], _Statement] = {}
-
-
-def _plain_types(field: models.Field[Any, Any]) -> frozenset[type]:
-    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
-    kind = target.get_internal_type()
-    if kind == "UUIDField":
-        return _NATIVE_UUID if connection.features.has_native_uuid_field else frozenset()
-    if kind in _INTEGERS:
-        untyped = type(connection.ops).adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value
-        return _INTEGERS[kind] if untyped else frozenset()
-    return _PASS_THROUGH.get(kind, frozenset())
 
 
 def _statement(model: type[models.Model], conflict: Sequence[str], returning: str) -> _Statement:
@@ -81,7 +89,7 @@ def _statement(model: type[models.Model], conflict: Sequence[str], returning: st
             fields=fields,
             attnames=tuple(f.attname for f in fields),
             own_pre_save=tuple(type(f).pre_save is not models.Field.pre_save for f in fields),
-            plain=tuple(_plain_types(f) for f in fields),
+            prepare=tuple(_preparer(f) for f in fields),
         )
         _statements[key] = statement
     return statement
@@ -89,13 +97,12 @@ def _statement(model: type[models.Model], conflict: Sequence[str], returning: st
 
 def insert_values(instance: models.Model, statement: _Statement) -> list[Any]:
     """The INSERT's parameters: what Django's `get_db_prep_save(pre_save(...))` gives for each field."""
-    values = []
-    for field, attname, own, plain in zip(
-        statement.fields, statement.attnames, statement.own_pre_save, statement.plain, strict=True
-    ):
-        value = field.pre_save(instance, add=True) if own else getattr(instance, attname)
-        values.append(value if type(value) in plain else field.get_db_prep_save(value, connection))
-    return values
+    return [
+        prepare(field.pre_save(instance, add=True) if own else getattr(instance, attname))
+        for field, attname, own, prepare in zip(
+            statement.fields, statement.attnames, statement.own_pre_save, statement.prepare, strict=True
+        )
+    ]
 
 
 def insert_ignoring_conflict(instance: models.Model, *, conflict: Sequence[str], returning: str) -> Any | None:

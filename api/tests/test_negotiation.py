@@ -9,11 +9,13 @@ import pytest
 from django.http import Http404
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from api.negotiation import JsonFirstNegotiation
+from api.parsers import StrictJSONParser
 
 ACCEPTS = [
     None,
@@ -56,3 +58,23 @@ def test_the_api_uses_it(settings):
     from rest_framework.settings import api_settings
 
     assert api_settings.DEFAULT_CONTENT_NEGOTIATION_CLASS is JsonFirstNegotiation
+
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "APPLICATION/JSON",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "",
+]
+PARSER_SETS = [[StrictJSONParser()], [JSONParser()], [FormParser(), StrictJSONParser()], []]
+
+
+@pytest.mark.parametrize(("content_type", "parsers"), list(itertools.product(CONTENT_TYPES, PARSER_SETS)))
+def test_the_same_parser_as_drfs_negotiation(content_type, parsers):
+    request = Request(APIRequestFactory().generic("POST", "/dispatch", b"{}", content_type=content_type))
+    assert JsonFirstNegotiation().select_parser(request, parsers) is DefaultContentNegotiation().select_parser(
+        request, parsers
+    )
