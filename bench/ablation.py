@@ -1,7 +1,7 @@
 """What each of issue 14's changes buys: in-process CPU per dispatch with all of them, and with each
 one turned back to what it replaced, in alternating rounds in one process (docs/performance.md).
 
-    .venv/bin/python bench/ablation.py               # 1,000 generated policies, 7 rounds of 1,000 calls
+    .venv/bin/python bench/ablation.py               # 1,000 generated policies, 20 rounds of 250 calls
     .venv/bin/python bench/ablation.py --rounds 11 --calls 2000
 
 The changes, and what each is turned back to here:
@@ -97,8 +97,8 @@ def _without(changes: set[str], meter: Any, apps: dict[str, Any]) -> Iterator[No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policies", type=int, default=1_000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=250)
     args = parser.parse_args()
 
     database = f"mds_bench_ablation_{os.getpid()}"
@@ -148,14 +148,16 @@ def main() -> int:
 
 
 def report(cpu: dict[str, list[float]], args: argparse.Namespace) -> None:
-    best = statistics.median(cpu["all changes"])
+    """Each variant's median, and its cost over "all changes" as the median of the per-round
+    differences (both measured in the same round, so the machine's drift between rounds cancels)."""
+    base = cpu["all changes"]
     print(
-        f"In-process CPU per dispatch, µs (median of {args.rounds} alternating rounds of {args.calls:,} calls,"
-        f" {args.policies:,} generated policies)"
+        f"In-process CPU per dispatch, µs: median of {args.rounds} alternating rounds of {args.calls:,} calls"
+        f" ({args.policies:,} generated policies); 'costs' = median of the per-round differences from all changes"
     )
     for name, values in cpu.items():
-        median = statistics.median(values)
-        print(f"   {name:<22} {median:>7.0f}   {median - best:>+6.0f} vs all   rounds {[round(v) for v in values]}")
+        paired = statistics.median(v - b for v, b in zip(values, base, strict=True))
+        print(f"   {name:<22} {statistics.median(values):>7.0f} µs   costs {paired:>+6.0f} µs")
 
 
 if __name__ == "__main__":
