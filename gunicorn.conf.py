@@ -18,6 +18,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn 27's control socket (~/.gunicorn/gunicorn.ctl) is one path per user: several servers on
+# one machine (tests, drills, the bench, two instances) would take it from each other. Unused here.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -25,7 +25,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from clients.keys import ClientPrincipal, KeyRejected, principal_for_key
+from clients.keys import BudgetTerms, ClientPrincipal, KeyRejected, principal_for_key
 from clients.models import SCOPE_PERMISSIONS
 from clients.rates import RateError, rate_parse
 from common.counters import DeferredHit, counter_hit
@@ -134,6 +134,7 @@ class Caller:
     client_ref: str  # what the audit log records (`client_ref`)
     acting_client_id: int | None  # the API client, whose teacher authorisations bound its overrides; None for staff
     client_hit: DeferredHit | None  # the request's deferred rate count (see below), counted by dispatch
+    budget: BudgetTerms | None = None  # the API client's spend budget, if it has one
 
 
 def request_caller(request: Request, *, scope: str | None = None) -> Caller:
@@ -147,6 +148,7 @@ def request_caller(request: Request, *, scope: str | None = None) -> Caller:
         client_ref=client_ref(request),
         acting_client_id=user.id if isinstance(user, ClientPrincipal) else None,
         client_hit=client_hit(request),
+        budget=user.budget if isinstance(user, ClientPrincipal) else None,
     )
 
 

@@ -64,7 +64,8 @@ class DispatchView(APIView):
             ),
             422: OpenApiResponse(
                 s.UnprocessableSerializer,
-                description="Refused (no compliant provider, override refused) or request_id reused with another body.",
+                description="Refused (no compliant provider, override refused, `budget_exhausted`: the client's "
+                "budget is spent and it refuses) or request_id reused with another body.",
             ),
             500: OpenApiResponse(
                 s.ErrorSerializer,
@@ -99,6 +100,7 @@ class DispatchView(APIView):
                 acting_client_id=caller.acting_client_id,  # only for the teachers it is authorised for
                 fingerprint=request_fingerprint(data),
                 client_hit=caller.client_hit,
+                budget=caller.budget,
             )
         else:
             result = dispatch(
@@ -107,6 +109,7 @@ class DispatchView(APIView):
                 client_ref=caller.client_ref,
                 fingerprint=request_fingerprint(data),
                 client_hit=caller.client_hit,
+                budget=caller.budget,
             )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
         response["Request-Id"] = result.request_id

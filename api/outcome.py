@@ -18,6 +18,8 @@ from api import audit_serializers as s
 from api.access import client_ref
 from api.serializers import error_response
 from audit.services import OutcomeReport, OutcomeResult, outcome_report
+from audit.spend import SpendBudget
+from clients.keys import ClientPrincipal
 from policies.services import request_fingerprint
 
 
@@ -74,11 +76,14 @@ class OutcomeView(APIView):
         body = s.OutcomeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = body.validated_data
+        user = request.user
+        terms = user.budget if isinstance(user, ClientPrincipal) else None
         result = outcome_report(
             client_ref=client_ref(request),  # a client reports (and replays) its own dispatches only
             request_id=rid,
             report=OutcomeReport(**data),
             fingerprint=request_fingerprint(data),
+            budget=SpendBudget(terms.amount, terms.period) if terms is not None else None,  # its 80 % / 100 % alerts
         )
         response = Response(_outcome_body(result), status=201 if result.created else 200)
         if not result.created:

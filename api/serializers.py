@@ -88,6 +88,19 @@ class ExplanationSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     policy_name = serializers.CharField(allow_null=True)
     passed_over = PassedOverSerializer(many=True)
+    budget = serializers.CharField(
+        required=False, help_text="Present when the client's spent budget routed to the cheapest provider: why."
+    )
+
+
+class BudgetSerializer(serializers.Serializer):
+    """The calling client's spend budget for the current UTC period (present only when it has one)."""
+
+    period = serializers.ChoiceField(choices=["day", "month"])
+    limit = serializers.FloatField(help_text="In the currency of the provider prices")
+    spent = serializers.FloatField(help_text="Cost of the client's outcomes reported in this period")
+    remaining = serializers.FloatField()
+    exhausted = serializers.BooleanField()
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -107,6 +120,7 @@ class DecisionSerializer(serializers.Serializer):
     region = serializers.CharField()
     data_center = serializers.CharField()
     explanation = ExplanationSerializer()
+    budget = BudgetSerializer(required=False)
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -128,6 +142,7 @@ class RefusalSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
     teacher_override = serializers.BooleanField(required=False)
+    budget = BudgetSerializer(required=False)
 
 
 class UnprocessableSerializer(RefusalSerializer):

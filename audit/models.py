@@ -314,3 +314,37 @@ class AuditPurge(models.Model):
 
     def __str__(self) -> str:
         return f"purge {self.started_at:%Y-%m-%d %H:%M} through id {self.through_id} ({self.rows_deleted} rows)"
+
+
+class SpendPeriod(models.TextChoices):
+    DAY = "day", "day (UTC)"
+    MONTH = "month", "month (UTC)"
+
+
+class ClientSpend(models.Model):
+    """What one client's reported outcomes cost in one UTC day or month (by report time).
+
+    Only ever added to, by the outcome's own transaction (`audit.services.outcome_report`, one
+    upsert for both periods), so it is exact across workers and PostgreSQL is its truth: dispatch
+    reads it for a client with a budget. `alerted_*_at`: when the budget's 80 % and 100 % alerts were
+    raised for this period (set once, by a conditional UPDATE, so each fires once)."""
+
+    client_ref = models.CharField(max_length=64)
+    period = models.CharField(max_length=8, choices=SpendPeriod.choices)
+    period_start = models.DateField(help_text="The first UTC day of the period")
+    spent = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    outcomes = models.PositiveIntegerField(default=0)
+    alerted_80_at = models.DateTimeField(null=True, blank=True)
+    alerted_100_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_client_spend"
+        ordering = ["-period_start", "client_ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["client_ref", "period", "period_start"], name="client_spend_unique_period"),
+            models.CheckConstraint(condition=Q(period__in=SpendPeriod.values), name="client_spend_period"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="client_spend_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_ref} {self.period} {self.period_start}: {self.spent}"

@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, QuerySet, Sum, TextField, Value, When
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from audit.models import LATENCY_BOUNDS_MS, ModelMetricDaily, RollupWatermark, latency_bucket_column
+from audit.models import LATENCY_BOUNDS_MS, DispatchLog, ModelMetricDaily, RollupWatermark, latency_bucket_column
 from audit.rollups import marginals_sql, rollup_fold
+from audit.spend import client_spend_summary
 from providers.models import ModelProvider
 
 
@@ -215,4 +217,54 @@ def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
         "latency_avg_ms": [_mean(metrics.get(d)) for d in day_list],
         "latency_p95_ms": [metrics[d]["p95_latency_ms"] if d in metrics else None for d in day_list],
         "cost": [round(float(metrics[d]["cost"] or 0), 6) if d in metrics else 0.0 for d in day_list],
+        "client_spend": client_spend_summary(at=timezone.now()),
     }
+
+
+# What a replay reads of the audit log (`dispatch_log_context_groups`), in this order.
+REPLAY_COLUMNS = (
+    "subject",
+    "grade_band",
+    "region",
+    "is_override",
+    "override_provider_ref",
+    "justification",  # an override's justification ("" otherwise)
+    "who_refusal",  # an override's refusal about who asked, when it is one of `who_refusals`
+    "outcome",
+    "provider_id",
+    "policy_id",
+    "requests",
+    "first_id",
+    "last_id",
+)
+
+
+def dispatch_log_context_groups(*, since: dt.datetime, who_refusals: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """The audit rows written since `since`, grouped by the database in ONE pass (a scan and a hash
+    aggregate) by context and the decision each got: tuples of `REPLAY_COLUMNS` (ids as UUIDs, or
+    None), with how many rows
+    each group holds and two of their ids (`dispatch_log_request_ids` names them). Only the context
+    and decision columns are read, never the response text."""
+    rows = (
+        DispatchLog.objects.filter(created_at__gte=since)
+        .order_by()
+        .annotate(
+            justification=Case(
+                When(is_override=True, then=F("override_reason")), default=Value(""), output_field=TextField()
+            ),
+            who_refusal=Case(
+                When(is_override=True, refusal_code__in=list(who_refusals), then=F("refusal_code")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
+        .values(*REPLAY_COLUMNS[:10])
+        .annotate(requests=Count("id"), first_id=Min("id"), last_id=Max("id"))
+        .values_list(*REPLAY_COLUMNS)
+    )
+    return rows.iterator(chunk_size=10_000)
+
+
+def dispatch_log_request_ids(ids: Iterable[int]) -> dict[int, str]:
+    """The request ids of the given audit rows (by primary key)."""
+    return {pk: str(rid) for pk, rid in DispatchLog.objects.filter(pk__in=list(ids)).values_list("pk", "request_id")}

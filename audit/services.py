@@ -16,7 +16,8 @@ Rules that must stay true:
   INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x, in the same transaction as the
   outcome row, so concurrent reports for one bucket add up exactly and a report is counted once.
 - Buckets are the dispatch's time (not the report's), so outcomes line up with dispatch counts.
-- Cost uses the provider's prices when the outcome is reported (stored with the outcome).
+- Cost uses the provider's prices when the outcome is reported (stored with the outcome), and is
+  added to the client's spend of the day and month in the same transaction (`audit.spend`).
 - Tokens and latency are bounded by the API (OUTCOME_MAX_TOKENS, OUTCOME_MAX_LATENCY_MS), and the
   reporting client's tokens count against the provider's tokens_per_minute only up to its share
   (providers.limits), so one client's reports can neither inflate analytics without bound nor use
@@ -51,6 +52,7 @@ from audit.models import (
     Outcome,
     latency_bucket_column,
 )
+from audit.spend import SpendBudget, client_spend_add
 from common.errors import AuditRowTampered, DispatchError
 from common.inserts import insert_ignoring_conflict
 from providers.limits import provider_tokens_add
@@ -254,8 +256,18 @@ def _counts(outcome: DispatchOutcome) -> dict[str, Any]:
     return counts
 
 
-def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeReport, fingerprint: str) -> OutcomeResult:
-    """Record `report` for the dispatch (client_ref, request_id) once; a same-body replay returns it."""
+def outcome_report(
+    *,
+    client_ref: str,
+    request_id: uuid.UUID,
+    report: OutcomeReport,
+    fingerprint: str,
+    budget: SpendBudget | None = None,
+) -> OutcomeResult:
+    """Record `report` for the dispatch (client_ref, request_id) once; a same-body replay returns it.
+
+    Its cost is added to the client's spend (`audit.spend`) in the same transaction; `budget`: the
+    client's, whose 80 % / 100 % alerts that addition may raise."""
     log = (
         DispatchLog.objects.filter(client_ref=client_ref, request_id=request_id)
         .only("id", "outcome", "provider_id", "region", "subject", "grade_band", "created_at")
@@ -309,6 +321,7 @@ def outcome_report(*, client_ref: str, request_id: uuid.UUID, report: OutcomeRep
                 {"provider": log.provider_id, "region": log.region, "day": hour.date()},
                 counts,
             )
+            client_spend_add(client_ref=client_ref, cost=outcome.cost, at=outcome.reported_at, budget=budget)
     if created:
         outcome_observe(region=log.region, success=report.success, latency_ms=report.latency_ms)
         # The provider's tokens-per-minute budget (providers.limits): dispatch passes it over once spent,

@@ -124,3 +124,44 @@ def coverage_losses_message(losses: Sequence[CoverageLoss], *, confirm: str = "C
         f"Requests for them would be refused ({losses[0].refusal_detail}). Tick “{confirm}” to go on "
         "anyway, or change the policies or rules first."
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageChange:
+    """A context whose coverage a change moves: lost, gained, or served by another provider."""
+
+    subject: str
+    grade_band: str
+    region: str
+    kind: str  # "lost", "gained" or "provider_changed"
+    before: str  # provider slug (or the refusal) today
+    after: str  # provider slug (or the refusal) after the change
+
+
+def coverage_changes(before: Snapshot, after: Snapshot) -> list[CoverageChange]:
+    """Every context of the vocabulary (regions with a rule on either side) that gains or loses its
+    last compliant provider, or changes provider, between two snapshots."""
+    regions = [r for r in Region.values if r in before.rules or r in after.rules]
+    after_cells = {(c.subject, c.grade_band, c.region): c for c in coverage_grid(after, regions=regions)}
+    changes: list[CoverageChange] = []
+    for cell in coverage_grid(before, regions=regions):
+        later = after_cells[(cell.subject, cell.grade_band, cell.region)]
+        if cell.covered and not later.covered:
+            kind = "lost"
+        elif not cell.covered and later.covered:
+            kind = "gained"
+        elif cell.covered and later.covered and cell.provider_id != later.provider_id:
+            kind = "provider_changed"
+        else:
+            continue
+        changes.append(
+            CoverageChange(
+                subject=cell.subject,
+                grade_band=cell.grade_band,
+                region=cell.region,
+                kind=kind,
+                before=(cell.provider_slug or "") if cell.covered else f"refused ({cell.refusal_code})",
+                after=(later.provider_slug or "") if later.covered else f"refused ({later.refusal_code})",
+            )
+        )
+    return changes

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from authoring import services, validators
 from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, SECTIONS
+from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
 from providers.models import ModelProvider, PromptTemplate
@@ -51,73 +52,115 @@ class ImportReport:
 # --- export -------------------------------------------------------------------------------------
 
 
+def provider_entry(p: ModelProvider) -> dict[str, Any]:
+    return {
+        "slug": p.slug,
+        "name": p.name,
+        "vendor": p.vendor,
+        "model_name": p.model_name,
+        "endpoint_url": p.endpoint_url,
+        "hosting_regions": list(p.hosting_regions or []),
+        "compliance_frameworks": list(p.compliance_frameworks or []),
+        "encryption": p.encrypts_in_transit
+        if p.encrypts_in_transit == p.encrypts_at_rest
+        else {"in_transit": p.encrypts_in_transit, "at_rest": p.encrypts_at_rest},
+        "active": p.is_active,
+        "rate_limits": {"requests_per_minute": p.requests_per_minute, "tokens_per_minute": p.tokens_per_minute},
+        "cost": {
+            "per_1k_input_tokens": float(p.cost_per_1k_input_tokens),
+            "per_1k_output_tokens": float(p.cost_per_1k_output_tokens),
+        },
+    }
+
+
+def template_entry(t: PromptTemplate) -> dict[str, Any]:
+    return {
+        "slug": t.slug,
+        "name": t.name,
+        "subject": t.subject or None,
+        "grade_band": t.grade_band or None,
+        "body": t.body,
+        "version": t.version,
+        "active": t.is_active,
+    }
+
+
+def region_entry(r: RegionalRouting) -> dict[str, Any]:
+    return {
+        "region": r.region,
+        "data_center": r.data_center,
+        "data_residency_required": r.data_residency_required,
+        "encryption_required": r.encryption_required,
+        "audit_logging_required": r.audit_logging_required,
+        "allowed_providers": sorted(p.slug for p in r.allowed_providers.all()),
+        "blocked_providers": sorted(p.slug for p in r.blocked_providers.all()),
+        "compliance_frameworks": list(r.compliance_frameworks or []),
+    }
+
+
+def policy_entry(p: DispatchPolicy) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "subject": p.subject or None,
+        "grade_band": p.grade_band or None,
+        "region": p.region or None,
+        "primary_provider_id": p.primary_provider.slug,
+        "fallback_provider_ids": [f.provider.slug for f in p.fallbacks.all()],
+        "template_ids": sorted(t.slug for t in p.templates.all()),
+        "moderation_threshold": float(p.moderation_threshold),
+        "allow_teacher_override": p.allow_teacher_override,
+        "priority": p.priority,
+        "active": p.is_active,
+    }
+
+
 def document_export() -> dict[str, Any]:
     """The authored world as a document; `document_import` of it changes nothing."""
-    providers = [
-        {
-            "slug": p.slug,
-            "name": p.name,
-            "vendor": p.vendor,
-            "model_name": p.model_name,
-            "endpoint_url": p.endpoint_url,
-            "hosting_regions": list(p.hosting_regions or []),
-            "compliance_frameworks": list(p.compliance_frameworks or []),
-            "encryption": p.encrypts_in_transit
-            if p.encrypts_in_transit == p.encrypts_at_rest
-            else {"in_transit": p.encrypts_in_transit, "at_rest": p.encrypts_at_rest},
-            "active": p.is_active,
-            "rate_limits": {"requests_per_minute": p.requests_per_minute, "tokens_per_minute": p.tokens_per_minute},
-            "cost": {
-                "per_1k_input_tokens": float(p.cost_per_1k_input_tokens),
-                "per_1k_output_tokens": float(p.cost_per_1k_output_tokens),
-            },
-        }
-        for p in ModelProvider.objects.order_by("slug")
-    ]
-    templates = [
-        {
-            "slug": t.slug,
-            "name": t.name,
-            "subject": t.subject or None,
-            "grade_band": t.grade_band or None,
-            "body": t.body,
-            "version": t.version,
-            "active": t.is_active,
-        }
-        for t in PromptTemplate.objects.order_by("slug")
-    ]
-    regions = [
-        {
-            "region": r.region,
-            "data_center": r.data_center,
-            "data_residency_required": r.data_residency_required,
-            "encryption_required": r.encryption_required,
-            "audit_logging_required": r.audit_logging_required,
-            "allowed_providers": sorted(p.slug for p in r.allowed_providers.all()),
-            "blocked_providers": sorted(p.slug for p in r.blocked_providers.all()),
-            "compliance_frameworks": list(r.compliance_frameworks or []),
-        }
-        for r in RegionalRouting.objects.order_by("region").prefetch_related("allowed_providers", "blocked_providers")
-    ]
-    policies = [
-        {
-            "name": p.name,
-            "subject": p.subject or None,
-            "grade_band": p.grade_band or None,
-            "region": p.region or None,
-            "primary_provider_id": p.primary_provider.slug,
-            "fallback_provider_ids": [f.provider.slug for f in p.fallbacks.all()],
-            "template_ids": sorted(t.slug for t in p.templates.all()),
-            "moderation_threshold": float(p.moderation_threshold),
-            "allow_teacher_override": p.allow_teacher_override,
-            "priority": p.priority,
-            "active": p.is_active,
-        }
-        for p in DispatchPolicy.objects.order_by("name", "id")
-        .select_related("primary_provider")
-        .prefetch_related("templates", "fallbacks__provider")
-    ]
-    return {"providers": providers, "templates": templates, "regions": regions, "policies": policies}
+    return {
+        "providers": [provider_entry(p) for p in ModelProvider.objects.order_by("slug")],
+        "templates": [template_entry(t) for t in PromptTemplate.objects.order_by("slug")],
+        "regions": [
+            region_entry(r)
+            for r in RegionalRouting.objects.order_by("region").prefetch_related(
+                "allowed_providers", "blocked_providers"
+            )
+        ],
+        "policies": [
+            policy_entry(p)
+            for p in DispatchPolicy.objects.order_by("name", "id")
+            .select_related("primary_provider")
+            .prefetch_related("templates", "fallbacks__provider")
+        ],
+    }
+
+
+def document_live_entries(document: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The live entry ("section/key" -> entry, or None when absent) of every entry a parsed document
+    names: what a change request compares with, when it is reviewed and when it is published."""
+    readers: dict[str, tuple[Any, str, Any]] = {
+        "providers": (ModelProvider.objects.all(), "slug", provider_entry),
+        "templates": (PromptTemplate.objects.all(), "slug", template_entry),
+        "regions": (
+            RegionalRouting.objects.prefetch_related("allowed_providers", "blocked_providers"),
+            "region",
+            region_entry,
+        ),
+        "policies": (
+            DispatchPolicy.objects.select_related("primary_provider").prefetch_related(
+                "templates", "fallbacks__provider"
+            ),
+            "name",
+            policy_entry,
+        ),
+    }
+    live: dict[str, Any] = {}
+    for section, entries in document.items():
+        queryset, key, entry_of = readers[section]
+        keys = [entry[ENTRY_KEYS[section]] for entry in entries]
+        found = {getattr(obj, key): obj for obj in queryset.filter(**{f"{key}__in": keys})}
+        for value in keys:
+            live[f"{section}/{value}"] = entry_of(found[value]) if value in found else None
+    return live
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -167,6 +210,22 @@ def document_parse(document: Any) -> dict[str, list[dict[str, Any]]]:
     if errors:
         raise DocumentInvalid(errors)
     return parsed
+
+
+def document_candidate(document: Any) -> tuple[Snapshot, ImportReport]:
+    """The world as it would be with `document` applied (a what-if snapshot) and what would change:
+    the import itself, with every rule and message, in a transaction that is rolled back.
+    Raises DocumentInvalid like `document_import`."""
+    parsed = document_parse(document)
+    report = ImportReport(dry_run=True)
+    try:
+        with transaction.atomic():
+            _apply(parsed, report, reason="what-if", user=None)
+            candidate = snapshot_build()
+            transaction.set_rollback(True)
+    except IntegrityError as error:
+        raise DocumentInvalid([f"the database refused the document: {error}"]) from error
+    return candidate, report
 
 
 def document_import(document: Any, *, dry_run: bool = False, reason: str = "", user: Any = None) -> ImportReport:

@@ -1,6 +1,6 @@
-"""Admin for API clients: create (the key is shown once), edit scopes and rate, rotate, revoke,
-and the teachers each client may act for (one teacher, or every teacher of a school), with the
-history of those authorisations on the client's page.
+"""Admin for API clients: create (the key is shown once), edit scopes, rate and spend budget, rotate,
+revoke, and the teachers each client may act for (one teacher, or every teacher of a school), with
+the history of those authorisations and of the budget on the client's page.
 
 Declarative; every write goes through clients.services. A new key (add, rotate) is shown in the
 response to that POST itself, marked no-store, and nowhere else: never in a message (the
@@ -10,6 +10,7 @@ one page and the administrator's clipboard.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -23,14 +24,21 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from clients.models import ApiClient, Scope, TeacherAuthorisation
-from clients.selectors import school_normalise, teacher_authorisation_history, teacher_authorisation_list
+from clients.models import ApiClient, BudgetExhausted, BudgetPeriod, ClientBudget, Scope, TeacherAuthorisation
+from clients.selectors import (
+    client_budget_history,
+    school_normalise,
+    teacher_authorisation_history,
+    teacher_authorisation_list,
+)
 from clients.services import (
     InvalidClient,
     api_client_create,
     api_client_revoke,
     api_client_rotate,
     api_client_update,
+    budget_check,
+    client_budget_set,
     rate_check,
     teacher_authorisation_save,
     teacher_authorisation_withdraw,
@@ -39,10 +47,49 @@ from clients.services import (
 
 class ApiClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple, required=False)
+    budget_amount = forms.DecimalField(
+        required=False,
+        max_digits=14,
+        decimal_places=6,
+        min_value=Decimal("0.000001"),
+        label="Budget",
+        help_text="Spend per period, in the currency of the provider prices; blank: no budget",
+    )
+    budget_period = forms.ChoiceField(
+        choices=BudgetPeriod.choices, initial=BudgetPeriod.MONTH, required=False, label="Budget period"
+    )
+    on_budget_exhausted = forms.ChoiceField(
+        choices=BudgetExhausted.choices,
+        initial=BudgetExhausted.REFUSE,
+        required=False,
+        label="When the budget is spent",
+    )
 
     class Meta:
         model = ApiClient
         fields = ["name", "description", "scopes", "rate", "is_active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        budget = ClientBudget.objects.filter(client_id=self.instance.pk).first() if self.instance.pk else None
+        if budget is not None:
+            self.initial.update(
+                budget_amount=budget.amount, budget_period=budget.period, on_budget_exhausted=budget.on_exhausted
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amount = data.get("budget_amount")
+        if amount is not None:
+            try:
+                budget_check(
+                    amount=amount,
+                    period=data.get("budget_period", ""),
+                    on_exhausted=data.get("on_budget_exhausted", ""),
+                )
+            except InvalidClient as exc:
+                self.add_error("budget_amount", exc.message)
+        return data
 
     def clean_rate(self) -> str:
         rate = (self.cleaned_data.get("rate") or "").strip()
@@ -123,11 +170,27 @@ def keys_shown(request: HttpRequest, title: str) -> HttpResponse | None:
 class ApiClientAdmin(admin.ModelAdmin):
     form = ApiClientForm
     inlines = [TeacherAuthorisationInline]
-    list_display = ["name", "scope_list", "rate", "is_active", "key_prefix", "created_at", "rotated_at", "revoked_at"]
+    list_display = [
+        "name",
+        "scope_list",
+        "rate",
+        "budget_label",
+        "is_active",
+        "key_prefix",
+        "created_at",
+        "rotated_at",
+        "revoked_at",
+    ]
+    list_select_related = ["budget"]
     list_filter = ["is_active"]
     search_fields = ["name", "description", "key_prefix"]
     readonly_fields = ["key_prefix", "created_at", "rotated_at", "revoked_at"]
     actions = ["rotate_keys", "revoke_keys"]
+
+    @admin.display(description="budget")
+    def budget_label(self, obj: ApiClient) -> str:
+        budget = getattr(obj, "budget", None)
+        return f"{budget.amount.normalize():f}/{budget.period} ({budget.on_exhausted})" if budget is not None else "-"
 
     @admin.display(description="scopes")
     def scope_list(self, obj: ApiClient) -> str:
@@ -135,7 +198,30 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiClient | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        return ["name", *fields, "acts_for", "authorisation_history"] if obj is not None else fields
+        if obj is None:
+            return fields
+        return ["name", *fields, "acts_for", "authorisation_history", "budget_history"]
+
+    @admin.display(description="budget history (newest first)")
+    def budget_history(self, obj: ApiClient) -> SafeString | str:
+        records = list(client_budget_history(client_id=obj.pk))
+        if not records:
+            return "no budget yet"
+        kinds = {"+": "set", "~": "changed", "-": "removed"}
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    record.history_date.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    kinds.get(record.history_type, record.history_type),
+                    f"{record.amount:f}/{record.period}, then {record.on_exhausted}",
+                    record.history_user.get_username() if record.history_user else "(no user: a command or a service)",
+                )
+                for record in records
+            ),
+        )
+        return format_html("<table><tr><th>when</th><th>change</th><th>budget</th><th>by</th></tr>{}</table>", rows)
 
     @admin.display(description="acts for (overrides)")
     def acts_for(self, obj: ApiClient) -> str:
@@ -192,13 +278,24 @@ class ApiClientAdmin(admin.ModelAdmin):
                 description=data["description"],
                 is_active=data["is_active"],
             )
+            self._budget_save(obj, data)
             return
         client, key = api_client_create(
             name=data["name"], scopes=data["scopes"], rate=data["rate"], description=data["description"]
         )
+        self._budget_save(client, data)
         obj.pk = client.pk
         obj.refresh_from_db()
         _keep_key(request, client, key)
+
+    @staticmethod
+    def _budget_save(client: ApiClient, data: dict[str, Any]) -> None:
+        client_budget_set(
+            client=client,
+            amount=data.get("budget_amount"),
+            period=data.get("budget_period") or BudgetPeriod.MONTH,
+            on_exhausted=data.get("on_budget_exhausted") or BudgetExhausted.REFUSE,
+        )
 
     def response_add(self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None) -> HttpResponse:
         return keys_shown(request, "New API key") or super().response_add(request, obj, post_url_continue)

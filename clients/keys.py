@@ -15,11 +15,21 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
 KEY_PREFIX_LENGTH = 8
 _KEY_START = "mds_"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetTerms:
+    """A client's budget as dispatch needs it (`ClientBudget`); its spend is the audit trail's."""
+
+    amount: Decimal
+    period: str  # "day" | "month" (UTC)
+    on_exhausted: str  # "refuse" | "cheapest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,7 @@ class ClientPrincipal:
     scopes: frozenset[str]
     rate: str
     is_active: bool = True
+    budget: BudgetTerms | None = None  # read with the key (one join), so no query at dispatch
 
     is_authenticated = True
     is_staff = False
@@ -106,12 +117,19 @@ def principal_for_key(key: str) -> ClientPrincipal:
     row = None
     if prefix is not None:
         row = (
-            ApiClient.objects.filter(key_prefix=prefix).only("name", "key_hash", "scopes", "rate", "is_active").first()
+            ApiClient.objects.filter(key_prefix=prefix)
+            .select_related("budget")
+            .only("name", "key_hash", "scopes", "rate", "is_active", "budget")
+            .first()
         )
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise KeyRejected("invalid_api_key", "The API key is not valid.")
     if not row.is_active:
         raise KeyRejected("revoked_api_key", "The API key has been revoked.")
-    principal = ClientPrincipal(id=row.pk, name=row.name, scopes=frozenset(row.scopes or ()), rate=row.rate)
+    budget = getattr(row, "budget", None)  # the reverse one-to-one raises when there is none
+    terms = BudgetTerms(budget.amount, budget.period, budget.on_exhausted) if budget is not None else None
+    principal = ClientPrincipal(
+        id=row.pk, name=row.name, scopes=frozenset(row.scopes or ()), rate=row.rate, budget=terms
+    )
     principal_cache.put(digest, principal)
     return principal

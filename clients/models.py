@@ -11,6 +11,8 @@ sessions on the API need the Django permission of each scope (`SCOPE_PERMISSIONS
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -116,3 +118,44 @@ class TeacherAuthorisation(models.Model):
 
     def __str__(self) -> str:
         return f"school {self.school}" if self.school else f"teacher {self.teacher}"
+
+
+class BudgetPeriod(models.TextChoices):
+    DAY = "day", "day (UTC)"
+    MONTH = "month", "month (UTC)"
+
+
+class BudgetExhausted(models.TextChoices):
+    REFUSE = "refuse", "refuse: 422 budget_exhausted"
+    CHEAPEST = "cheapest", "cheapest: the cheapest compliant provider of the matching policies"
+
+
+class ClientBudget(models.Model):
+    """What one client may spend per UTC day or month, and what dispatch does once it has.
+
+    Written only by clients.services (`client_budget_set`); every change is kept in the history.
+    The client's key lookup reads it with the client (one join), so a client without a budget costs
+    dispatch nothing more."""
+
+    client = models.OneToOneField(ApiClient, primary_key=True, on_delete=models.CASCADE, related_name="budget")
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=6, help_text="In the currency of the provider prices (cost per 1k tokens)"
+    )
+    period = models.CharField(max_length=8, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTH)
+    on_exhausted = models.CharField(max_length=8, choices=BudgetExhausted.choices, default=BudgetExhausted.REFUSE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(table_name="api_client_budgets_history")
+
+    class Meta:
+        db_table = "api_client_budgets"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=Decimal(0)), name="client_budget_positive"),
+            models.CheckConstraint(condition=Q(period__in=BudgetPeriod.values), name="client_budget_period"),
+            models.CheckConstraint(
+                condition=Q(on_exhausted__in=BudgetExhausted.values), name="client_budget_on_exhausted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount}/{self.period} ({self.on_exhausted})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from clients.models import TeacherAuthorisation
+from clients.models import ClientBudget, TeacherAuthorisation
 
 
 def school_normalise(school: str) -> str:
@@ -31,5 +31,14 @@ def teacher_authorisation_history(*, client_id: int, limit: int = 50) -> QuerySe
     return (
         TeacherAuthorisation.history.filter(client_id=client_id)
         .select_related("history_user", "teacher")
+        .order_by("-history_date", "-history_id")[:limit]
+    )
+
+
+def client_budget_history(*, client_id: int, limit: int = 50) -> QuerySet:
+    """The client's budget changes, newest first, including a removed budget (who and when)."""
+    return (
+        ClientBudget.history.filter(client_id=client_id)
+        .select_related("history_user")
         .order_by("-history_date", "-history_id")[:limit]
     )

@@ -1,5 +1,5 @@
-"""The only writers of API clients: create, rotate, revoke, change scopes and rate, and authorise
-a client to act for teachers (one teacher, or every teacher of a school).
+"""The only writers of API clients: create, rotate, revoke, change scopes and rate, set or remove a
+spend budget, and authorise a client to act for teachers (one teacher, or every teacher of a school).
 
 Each returns the new key where one is made; the key is shown once and never stored.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.keys import key_generate, key_hash, principal_cache
-from clients.models import ApiClient, Scope, TeacherAuthorisation
+from clients.models import ApiClient, BudgetExhausted, BudgetPeriod, ClientBudget, Scope, TeacherAuthorisation
 from clients.rates import RATE_HELP, RateError, rate_parse
 from clients.selectors import school_normalise
 from common.errors import DispatchError
@@ -47,13 +48,80 @@ def scopes_clean(scopes: Iterable[str]) -> list[str]:
     return cleaned
 
 
+BUDGET_HELP = "Use AMOUNT/PERIOD, e.g. 25/month or 0.50/day (an amount above 0, at most 6 decimals; day or month)."
+BUDGET_MAX = Decimal("99999999")
+_BUDGET = re.compile(r"^\s*(\d{1,8}(?:\.\d{1,6})?)\s*/\s*([a-z]+)\s*$")
+
+
+def budget_parse(budget: str) -> tuple[Decimal, str]:
+    """'25/month' -> (Decimal('25'), 'month'); InvalidClient naming `budget` and what is allowed."""
+    match = _BUDGET.match(budget.lower())
+    if match is None or match.group(2) not in BudgetPeriod.values:
+        raise InvalidClient(f"budget {budget!r} is not AMOUNT/PERIOD", fields={"budget": [BUDGET_HELP]})
+    amount = Decimal(match.group(1))
+    budget_check(amount=amount, period=match.group(2))
+    return amount, match.group(2)
+
+
+def budget_check(*, amount: Decimal, period: str, on_exhausted: str = BudgetExhausted.REFUSE) -> None:
+    try:
+        valid = Decimal(0) < amount <= BUDGET_MAX and amount == amount.quantize(Decimal("0.000001"))
+    except InvalidOperation:
+        valid = False
+    if not valid:
+        raise InvalidClient(
+            f"budget amount {amount} must be above 0 and at most {BUDGET_MAX}, with at most 6 decimals",
+            fields={"budget_amount": [BUDGET_HELP]},
+        )
+    if period not in BudgetPeriod.values:
+        raise InvalidClient(
+            f"budget period {period!r} is not one of {', '.join(BudgetPeriod.values)}",
+            fields={"budget_period": [f"Allowed values: {', '.join(BudgetPeriod.values)}."]},
+        )
+    if on_exhausted not in BudgetExhausted.values:
+        raise InvalidClient(
+            f"on budget exhausted {on_exhausted!r} is not one of {', '.join(BudgetExhausted.values)}",
+            fields={"on_budget_exhausted": [f"Allowed values: {', '.join(BudgetExhausted.values)}."]},
+        )
+
+
+@transaction.atomic
+def client_budget_set(
+    *, client: ApiClient, amount: Decimal | None, period: str = BudgetPeriod.MONTH, on_exhausted: str = "refuse"
+) -> ClientBudget | None:
+    """Give `client` a budget (or change it); `amount=None` removes it. History kept; every worker
+    sees the change within API_KEY_CACHE_SECONDS (the budget is read with the key)."""
+    existing = ClientBudget.objects.filter(client=client).first()
+    if amount is None:
+        if existing is not None:
+            existing.delete()
+        principal_cache.clear()
+        return None
+    budget_check(amount=amount, period=period, on_exhausted=on_exhausted)
+    budget = existing or ClientBudget(client=client)
+    if existing is None or (budget.amount, budget.period, budget.on_exhausted) != (amount, period, on_exhausted):
+        budget.amount, budget.period, budget.on_exhausted = amount, period, on_exhausted
+        budget.save()  # one history row per change
+    principal_cache.clear()
+    return budget
+
+
 @transaction.atomic
 def api_client_create(
-    *, name: str, scopes: Iterable[str], rate: str = "", description: str = ""
+    *,
+    name: str,
+    scopes: Iterable[str],
+    rate: str = "",
+    description: str = "",
+    budget: str = "",
+    on_budget_exhausted: str = BudgetExhausted.REFUSE,
 ) -> tuple[ApiClient, str]:
-    """Register a client; returns it and its key (shown once)."""
+    """Register a client; returns it and its key (shown once). `budget`: e.g. "25/month" (none when blank)."""
     if rate:
         rate_check(rate)
+    amount, period = budget_parse(budget) if budget.strip() else (None, BudgetPeriod.MONTH)
+    if amount is not None:
+        budget_check(amount=amount, period=period, on_exhausted=on_budget_exhausted)
     if not re.fullmatch(r"[-a-zA-Z0-9_]{1,64}", name):
         raise InvalidClient(f"name {name!r} must be 1-64 letters, digits, - or _", fields={"name": ["Use a slug."]})
     if ApiClient.objects.filter(name=name).exists():
@@ -67,6 +135,8 @@ def api_client_create(
         scopes=scopes_clean(scopes),
         rate=rate.strip(),
     )
+    if amount is not None:
+        client_budget_set(client=client, amount=amount, period=period, on_exhausted=on_budget_exhausted)
     return client, key
 
 

@@ -68,7 +68,8 @@ INSTALLED_APPS = [
     "audit",
     "teachers",
     "clients",
-    "authoring",  # the back office: admin, forms, policy-as-code, the demo world (no models)
+    "alerts",  # webhooks: provider health and budget alerts, sent by a background job
+    "authoring",  # the back office: admin, forms, policy-as-code, the demo world, change requests
     "api",  # the REST surface (no models; registers the OpenAPI extensions)
 ]
 
@@ -329,3 +330,25 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Periodic jobs run by each gunicorn worker in a background thread (common/background.py): work that
 # must happen on time without cron (each job claims its work in PostgreSQL, so it is done once).
 BACKGROUND_JOBS = env_bool("BACKGROUND_JOBS", True)
+
+# Alerts (docs/administration.md, "Webhooks"): each worker's background job sends the webhook
+# deliveries that are due every ALERT_DELIVERY_INTERVAL seconds; a receiver has
+# ALERT_WEBHOOK_TIMEOUT_SECONDS to answer; a failed attempt is retried after
+# ALERT_WEBHOOK_RETRY_SECONDS x 2^(attempts - 1) (at most an hour), ALERT_WEBHOOK_MAX_ATTEMPTS in all.
+ALERT_DELIVERY_INTERVAL = float(os.environ.get("ALERT_DELIVERY_INTERVAL", "2"))
+ALERT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT_SECONDS", "5"))
+ALERT_WEBHOOK_RETRY_SECONDS = float(os.environ.get("ALERT_WEBHOOK_RETRY_SECONDS", "30"))
+ALERT_WEBHOOK_MAX_ATTEMPTS = env_int("ALERT_WEBHOOK_MAX_ATTEMPTS", 8, low=1, high=50)
+
+# Change approval (docs/changes.md): "off" (default) saves authored changes at once; "required" turns
+# every save into a change request that another administrator approves before the service publishes it.
+CHANGE_APPROVAL = os.environ.get("CHANGE_APPROVAL", "off").strip().lower() or "off"
+if CHANGE_APPROVAL not in {"off", "required"}:
+    raise ImproperlyConfigured(f"CHANGE_APPROVAL must be off or required, not {CHANGE_APPROVAL!r}")
+# How often (seconds) each worker looks for approved change requests that are due (within a minute).
+try:
+    CHANGE_PUBLISH_INTERVAL = float(os.environ.get("CHANGE_PUBLISH_INTERVAL", "").strip() or "20")
+except ValueError:
+    CHANGE_PUBLISH_INTERVAL = 0.0
+if not 0 < CHANGE_PUBLISH_INTERVAL <= 50:
+    raise ImproperlyConfigured("CHANGE_PUBLISH_INTERVAL must be a number of seconds above 0 and at most 50")

@@ -1,6 +1,7 @@
 """How the runtime's answers read to the outside: one function per response shape.
 
-Shapes: a decision (`decision_body`: the seed's fields, or a refusal naming why), its
+Shapes: a decision (`decision_body`: the seed's fields, or a refusal naming why; with the
+client's `budget` when it has one), its
 explanation, one passed-over step, a provider (`provider_body`, with its rate limits and
 estimated cost, which the decision also carries), a validation (`validation_body`) and the
 coverage map (`coverage_body`). Shared by the API, the admin simulator and the teacher pages,
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.engine import Decision, PassedOver, ProviderSpec, Snapshot
+from policies.engine import BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
 
 LEVEL_LABELS = {
@@ -41,6 +42,18 @@ def explanation_dict(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "policy_name": decision.policy.name if decision.policy else None,
         "passed_over": [passed_over_dict(step) for step in decision.passed_over],
+        **({"budget": decision.budget_rule} if decision.budget_rule else {}),
+    }
+
+
+def budget_dict(budget: BudgetState) -> dict[str, Any]:
+    """A client's budget in a decision body: the current UTC period's limit, spend and what is left."""
+    return {
+        "period": budget.period,
+        "limit": float(budget.limit),
+        "spent": float(budget.spent),
+        "remaining": float(budget.remaining),
+        "exhausted": budget.exhausted,
     }
 
 
@@ -124,9 +137,11 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         if decision.override is not None:
             body["teacher_override"] = True
             body["error"]["rule"] = decision.refusal_code
+        if decision.budget is not None:
+            body["budget"] = budget_dict(decision.budget)
         return body
     provider, policy = decision.provider, decision.policy
-    return {
+    accepted = {
         "request_id": request_id,
         "provider_id": provider.id,
         "provider_slug": provider.slug,
@@ -144,3 +159,6 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
         "explanation": explanation,
     }
+    if decision.budget is not None:
+        accepted["budget"] = budget_dict(decision.budget)
+    return accepted

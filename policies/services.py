@@ -18,6 +18,11 @@ An API client's own request count (`client_hit`, deferred by the throttle) is ta
 Redis round trip as that reservation; a client over its rate gets 429 and nothing is written. A
 client past its share of a provider's tokens (providers.limits) finds that provider saturated for
 its own requests only.
+
+A client with a budget (`budget`: its terms, read with its key) has its spend of the current
+period read from PostgreSQL (`audit.spend`, one indexed row; none for a client without one) and
+passed to the engine (`budget_apply`): a spent budget refuses (`budget_exhausted`) or routes to the
+cheapest compliant provider, and every decision body shows the budget.
 """
 
 from __future__ import annotations
@@ -35,9 +40,21 @@ from django.utils import timezone
 from audit.instruments import dispatch_observe
 from audit.models import DispatchLog, Outcome
 from audit.services import dispatch_log_insert, dispatch_log_stored
+from audit.spend import client_spend_current
+from clients.keys import BudgetTerms
 from common.counters import DeferredHit
 from common.errors import IdempotencyConflict, ReplayNotCompliant
-from policies.engine import Decision, DispatchContext, OverrideRequest, Snapshot, resolve, resolve_override, why_not
+from policies.engine import (
+    BudgetState,
+    Decision,
+    DispatchContext,
+    OverrideRequest,
+    Snapshot,
+    budget_apply,
+    resolve,
+    resolve_override,
+    why_not,
+)
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
 from providers.limits import dispatch_admit
@@ -80,16 +97,19 @@ def dispatch(
     saturated: Set[str] = frozenset(),
     client_hit: DeferredHit | None = None,
     snapshot: Snapshot | None = None,
+    budget: BudgetTerms | None = None,
 ) -> DispatchResult:
     """Decide `context` (with an optional teacher override) and audit it exactly once per request id.
 
     `client_hit`: the API client's request, counted here with the provider reservation (429 when
     it is over the client's rate: ClientThrottled, before anything is written). `snapshot`: the
-    one this request already read (a page that showed the options first); else this worker's."""
+    one this request already read (a page that showed the options first); else this worker's.
+    `budget`: the API client's budget terms, if it has one."""
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = snapshot or current_snapshot()
-    decision = _decide(context, snapshot, override, saturated, client_hit, client_ref)
+    state = budget_state(client_ref=client_ref, terms=budget) if budget is not None else None
+    decision = _decide(context, snapshot, override, saturated, client_hit, client_ref, state)
     body_json = body_render(decision_body(decision, snapshot, request_id=str(request_id)))
     status = STATUS_ACCEPTED if decision.accepted else STATUS_REFUSED
     log = DispatchLog(
@@ -132,15 +152,18 @@ def _decide(
     saturated: Set[str],
     client_hit: DeferredHit | None,
     client_ref: str,
+    budget: BudgetState | None = None,
 ) -> Decision:
-    """Resolve, then reserve the chosen provider for `client_ref`; one at its rate limit (or at the
-    client's share of its tokens) is passed over (re-resolve)."""
+    """Resolve (and apply the client's budget), then reserve the chosen provider for `client_ref`; one
+    at its rate limit (or at the client's share of its tokens) is passed over (re-resolve)."""
     skipped = set(saturated)
     while True:
         if override is None:
             decision = resolve(context, snapshot, saturated=skipped)
         else:
             decision = resolve_override(context, snapshot, override, saturated=skipped)
+        if budget is not None:
+            decision = budget_apply(decision, snapshot, budget, saturated=skipped)
         provider = decision.provider
         if provider is None or provider.id in skipped:
             dispatch_admit(client_ref=client_ref, client_hit=client_hit)  # 429 when the client is over
@@ -154,6 +177,12 @@ def _decide(
         ):
             return decision
         skipped.add(provider.id)  # at its limit: each pass removes one provider, so this ends
+
+
+def budget_state(*, client_ref: str, terms: BudgetTerms) -> BudgetState:
+    """The client's budget for the current period, with its spend read from PostgreSQL."""
+    spent = client_spend_current(client_ref=client_ref, period=terms.period, at=timezone.now())
+    return BudgetState(period=terms.period, limit=terms.amount, spent=spent, on_exhausted=terms.on_exhausted)
 
 
 def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapshot: Snapshot) -> DispatchResult:

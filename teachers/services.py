@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from clients.keys import BudgetTerms
 from common.counters import DeferredHit
 from policies.engine import DispatchContext, OverrideRequest, Snapshot
 from policies.services import DispatchResult, dispatch, request_fingerprint
@@ -54,6 +55,7 @@ def override_submit(
     client_hit: DeferredHit | None = None,
     snapshot: Snapshot | None = None,
     profile: TeacherProfile | None = None,
+    budget: BudgetTerms | None = None,
 ) -> DispatchResult:
     """Decide a teacher's override and audit it (one row per request id, accepted or refused).
 
@@ -86,6 +88,7 @@ def override_submit(
         fingerprint=fingerprint,
         client_hit=client_hit,
         snapshot=snapshot,
+        budget=budget,
     )
 
 

@@ -5,10 +5,12 @@ touches the ORM, an HTTP request, settings or the clock, so the API, the admin s
 teacher form all get the same answer for the same snapshot.
 """
 
+from policies.engine.budget import budget_apply
 from policies.engine.compliance import ProviderSpec, RegionRule
 from policies.engine.resolve import available_providers, resolve, resolve_override, why_not
 from policies.engine.types import (
     LEVELS,
+    BudgetState,
     Decision,
     DispatchContext,
     OverrideRequest,
@@ -19,6 +21,7 @@ from policies.engine.types import (
 
 __all__ = [
     "LEVELS",
+    "BudgetState",
     "Decision",
     "DispatchContext",
     "OverrideRequest",
@@ -28,6 +31,7 @@ __all__ = [
     "RegionRule",
     "Snapshot",
     "available_providers",
+    "budget_apply",
     "resolve",
     "resolve_override",
     "why_not",

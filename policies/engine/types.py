@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import NamedTuple
 
 from policies.engine.compliance import ProviderSpec, RegionRule, provider_noncompliance
@@ -40,6 +41,13 @@ REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT = "override_provider_not_compliant"
 REFUSAL_TEACHER_UNKNOWN = "teacher_unknown"
 REFUSAL_TEACHER_REGION = "teacher_region_not_allowed"
 REFUSAL_TEACHER_NOT_AUTHORISED = "teacher_not_authorised"
+REFUSAL_BUDGET_EXHAUSTED = "budget_exhausted"
+
+# Why the policy's own provider is passed over when a spent budget routes to the cheapest.
+REASON_NOT_CHEAPEST = "not_cheapest"
+# What a client's spent budget does to its dispatches.
+ON_EXHAUSTED_REFUSE = "refuse"
+ON_EXHAUSTED_CHEAPEST = "cheapest"
 
 MIN_JUSTIFICATION_LENGTH = 20
 
@@ -151,6 +159,24 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetState:
+    """A client's budget for the current period, as dispatch read it (the spend is PostgreSQL's)."""
+
+    period: str  # "day" | "month" (UTC)
+    limit: Decimal
+    spent: Decimal
+    on_exhausted: str  # ON_EXHAUSTED_REFUSE | ON_EXHAUSTED_CHEAPEST
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent >= self.limit
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal(0), self.limit - self.spent)
+
+
+@dataclass(frozen=True, slots=True)
 class PassedOver:
     """One policy or provider that resolution considered and did not take."""
 
@@ -173,6 +199,8 @@ class Decision:
     refusal_detail: str = ""
     override: OverrideRequest | None = None
     region_rule: RegionRule | None = None
+    budget: BudgetState | None = None  # the client's, when it has one
+    budget_rule: str = ""  # why a spent budget changed the provider (the explanation says so)
 
     @property
     def accepted(self) -> bool:

@@ -18,9 +18,7 @@ def make_provider(
         hosting_regions=list(regions),
         compliance_frameworks=list(frameworks),
         is_active=active,
-        cost_per_1k_input_tokens=Decimal("0.01"),
-        cost_per_1k_output_tokens=Decimal("0.02"),
-        **extra,
+        **{"cost_per_1k_input_tokens": Decimal("0.01"), "cost_per_1k_output_tokens": Decimal("0.02"), **extra},
     )
 
 

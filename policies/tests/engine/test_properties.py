@@ -3,10 +3,22 @@ agrees with a brute-force reading of the spec written independently of the engin
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.engine import DispatchContext, OverrideRequest, PolicySpec, ProviderSpec, RegionRule, resolve
+from policies.engine import (
+    BudgetState,
+    DispatchContext,
+    OverrideRequest,
+    PolicySpec,
+    ProviderSpec,
+    RegionRule,
+    budget_apply,
+    resolve,
+)
 from policies.engine.resolve import available_providers, resolve_override
 from policies.tests.engine.worlds import world
 
@@ -184,3 +196,50 @@ def test_a_compiled_context_decides_like_a_fresh_walk_under_any_saturation(provs
         assert (decision.policy.id, decision.provider.id) == expected
     fresh = resolve(context, world(provs, pols, rls), saturated=saturated)
     assert decision == fresh
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    providers(),
+    policies(),
+    rules(),
+    contexts,
+    st.sets(st.sampled_from(PROVIDER_IDS)),
+    st.lists(st.integers(0, 50), min_size=len(PROVIDER_IDS), max_size=len(PROVIDER_IDS)),
+)
+def test_a_spent_budget_takes_the_cheapest_compliant_provider_of_the_matching_chains(
+    provs, pols, rls, context, saturated, prices
+):
+    """Never a non-compliant (blocked) or saturated provider; the cheapest of every matching chain;
+    and only when the policy's own walk would serve the context."""
+    provs = [
+        dataclasses.replace(p, cost_per_1k_input=price / 1000, cost_per_1k_output=price / 500)
+        for p, price in zip(provs, prices, strict=True)
+    ]
+    snapshot = world(provs, pols, rls)
+    spent = BudgetState(period="day", limit=Decimal("1"), spent=Decimal("1"), on_exhausted="cheapest")
+    walked = resolve(context, snapshot, saturated=saturated)
+    decision = budget_apply(walked, snapshot, spent, saturated=saturated)
+    assert decision.accepted == walked.accepted
+    if not decision.accepted:
+        return
+    assert decision.provider is not None and decision.provider.id not in saturated
+    rule = snapshot.rules[context.region]
+    assert compliant(decision.provider, rule)
+    matching = [
+        p
+        for p in pols
+        if (p.subject, p.grade_band, p.region)
+        in {
+            (context.subject, context.grade_band, context.region),
+            (context.subject, context.grade_band, ""),
+            (context.subject, "", ""),
+            ("", "", ""),
+        }
+    ]
+    by_id = {p.id: p for p in provs}
+    candidates = {
+        pid for pol in matching for pid in pol.chain if pid not in saturated and compliant(by_id.get(pid), rule)
+    }
+    price = lambda p: p.cost_per_1k_input + p.cost_per_1k_output  # noqa: E731
+    assert price(decision.provider) == min(price(by_id[pid]) for pid in candidates)
