@@ -10,7 +10,7 @@ renderer of the schema endpoint, is exactly DRF's). Likewise for the parser of a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -23,8 +23,9 @@ _PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 
 class JsonFirstNegotiation(DefaultContentNegotiation):
     def select_renderer(
-        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str] | Any:
+        renderers = renderers if isinstance(renderers, list) else list(renderers)  # DRF passes a list
         if (
             len(renderers) == 1
             and type(renderers[0]) is JSONRenderer
@@ -35,9 +36,10 @@ class JsonFirstNegotiation(DefaultContentNegotiation):
             return renderers[0], JSONRenderer.media_type
         return super().select_renderer(request, renderers, format_suffix)
 
-    def select_parser(self, request: Request, parsers: Sequence[BaseParser]) -> BaseParser | None:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         """DRF's first parser whose media type matches; a body sent as exactly the one parser's
         media type (what every client sends) matches it without parsing the header."""
+        parsers = parsers if isinstance(parsers, list) else list(parsers)  # DRF passes a list
         if len(parsers) == 1 and request.content_type == parsers[0].media_type:
             return parsers[0]
         return super().select_parser(request, parsers)

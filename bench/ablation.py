@@ -77,7 +77,7 @@ def _without(changes: set[str], meter: Any, apps: dict[str, Any]) -> Iterator[No
         DispatchView.content_negotiation_class,
     )
     if "body" in changes:
-        api.dispatch.dispatch_request_data = _body_before  # type: ignore[assignment]
+        api.dispatch.dispatch_request_data = _body_before
     if "insert" in changes:
         audit.services.insert_ignoring_conflict = _insert_before
     if "negotiation" in changes:

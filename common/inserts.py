@@ -124,12 +124,13 @@ def _cursor() -> Any:
     PostgreSQL with psycopg 3, one binding parameters on the server, so the statement is prepared."""
     if connection.vendor != "postgresql":
         return connection.cursor()
-    from django.db.backends.postgresql.base import is_psycopg3
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
     if not is_psycopg3:
         return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql import base as postgresql
 
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    wrapper: Any = connection  # Django's own steps of `connection.cursor()`, with another cursor class
+    wrapper.ensure_connection()
+    with wrapper.wrap_database_errors:
+        return wrapper._prepare_cursor(postgresql.ServerBindingCursor(wrapper.connection))  # type: ignore[call-arg,unused-ignore]

@@ -131,7 +131,8 @@ def test_the_fast_path_knows_every_field_of_the_serializer():
     assert [*known, "teacher_override"] == FIELDS
     fields = DispatchRequestSerializer().fields
     for name, values in CODES.items():
-        assert sorted(str(key) for key in fields[name].choices) == sorted(values)
+        choices: dict[str, str] = fields[name].choices  # type: ignore[attr-defined]
+        assert sorted(str(key) for key in choices) == sorted(values)
 
 
 @pytest.mark.django_db

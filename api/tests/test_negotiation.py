@@ -74,7 +74,7 @@ PARSER_SETS = [[StrictJSONParser()], [JSONParser()], [FormParser(), StrictJSONPa
 
 @pytest.mark.parametrize(("content_type", "parsers"), list(itertools.product(CONTENT_TYPES, PARSER_SETS)))
 def test_the_same_parser_as_drfs_negotiation(content_type, parsers):
-    request = Request(APIRequestFactory().generic("POST", "/dispatch", b"{}", content_type=content_type))
+    request = Request(APIRequestFactory().generic("POST", "/dispatch", "{}", content_type=content_type))
     assert JsonFirstNegotiation().select_parser(request, parsers) is DefaultContentNegotiation().select_parser(
         request, parsers
     )
