@@ -132,11 +132,13 @@ def _fresh_snapshot():
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_counts():
-    """Each test starts with empty rate-limit counters and no cached API keys."""
+    """Each test starts with empty rate-limit counters, every provider healthy and no cached API keys."""
     from clients.keys import principal_cache
     from common.counters import counters_reset
+    from providers.health.store import health_reset
 
     counters_reset()
+    health_reset()
     principal_cache.clear()
     yield
 

@@ -8,7 +8,8 @@ Timeouts nest: DB pool wait (3 s) < statement timeout (5 s) < worker timeout (30
 import multiprocessing
 import os
 
-bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8002')}")
+# Where: BIND, else HOST:PORT (common/serving.py reads it the same way for the start banner).
+bind = os.environ.get("BIND") or f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '8002'}"
 workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, multiprocessing.cpu_count() * 2))))
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

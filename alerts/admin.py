@@ -12,10 +12,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from alerts.models import AlertEvent, Webhook, WebhookDelivery
 from alerts.services import SECRET_MIN_LENGTH, InvalidWebhook, delivery_retry_now, webhook_save, webhook_test_send
+from common.history_admin import HistoryAdmin
 
 
 class WebhookForm(forms.ModelForm):
@@ -50,7 +50,7 @@ class WebhookForm(forms.ModelForm):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(SimpleHistoryAdmin):
+class WebhookAdmin(HistoryAdmin):
     form = WebhookForm
     list_display = ["name", "url", "event_list", "is_active", "created_at"]
     list_filter = ["is_active"]

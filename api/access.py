@@ -8,7 +8,8 @@ Django session (administrators) may use a scope only with its Django permission
 (`clients.models.SCOPE_PERMISSIONS`, e.g. `clients.use_dispatch_api`; superusers hold all); a view
 without a scope is for superusers only. Other users (teachers) may not use the API.
 
-Outcomes: no key or a key that is unknown or revoked -> 401 (with WWW-Authenticate); a key
+Outcomes: no key or a key that is unknown or revoked -> 401 (with WWW-Authenticate); a key sent
+as `Bearer <key>` or in an `X-API-Key` header -> 401 `wrong_auth_scheme` saying how to send it; a key
 without the view's scope -> 403 `missing_scope` naming it; a staff session without the scope's
 permission -> 403 `missing_permission` naming it.
 """
@@ -35,6 +36,28 @@ SCHEME = "Api-Key"
 
 class InvalidApiKey(exceptions.AuthenticationFailed):
     default_code = "invalid_api_key"
+
+
+class WrongAuthScheme(exceptions.AuthenticationFailed):
+    """A key sent the way other APIs take theirs (Bearer, X-API-Key): 401, saying how to send it."""
+
+    default_code = "wrong_auth_scheme"
+
+
+# Ways other APIs take a key; a request using one gets the hint instead of "not provided".
+_KEY_HEADERS = {"HTTP_X_API_KEY": "an X-API-Key", "HTTP_API_KEY": "an Api-Key", "HTTP_X_API_TOKEN": "an X-API-Token"}
+_OTHER_SCHEMES = {"bearer", "token", "apikey", "api_key", "key"}
+
+
+def _wrong_scheme(request: Request, scheme: str) -> str | None:
+    """How the key was sent, when it looks like a key sent the wrong way; None otherwise."""
+    if scheme and scheme.lower() in _OTHER_SCHEMES:
+        return f"the {scheme} scheme"
+    if not scheme:
+        for name, header in _KEY_HEADERS.items():
+            if request.META.get(name):
+                return f"{header} header"
+    return None
 
 
 class MissingScope(exceptions.APIException):
@@ -65,6 +88,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != SCHEME.lower():
+            sent_as = _wrong_scheme(request, scheme)
+            if sent_as is not None:
+                raise WrongAuthScheme(
+                    f"Send the API key as: Authorization: {SCHEME} <key> (this request used {sent_as})."
+                )
             return None  # no key (or another scheme): the permission check answers 401
         key = key.strip()
         if not key or " " in key:

@@ -8,17 +8,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from audit.models import LATENCY_MS_MAX
-from common.fields import NoNulText, StrictSerializer, choice_field
+from common.fields import JsonBoolean, NoNulText, StrictSerializer, choice_field, json_type
 from vocabulary import Region
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON true/false only (no "yes", 1 or "true" strings): an outcome flag must be unambiguous."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -26,7 +17,8 @@ class StrictIntegerField(serializers.IntegerField):
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
+            got = "a fraction" if isinstance(data, float) else json_type(data)
+            raise serializers.ValidationError(f"{self.error_messages['invalid']} Got {got}.", code="invalid")
         return super().to_internal_value(data)
 
 
@@ -48,7 +40,7 @@ class OutcomeRequestSerializer(StrictSerializer):
 
     # The bounds come from settings when the fields are built, so the OpenAPI schema states the ones
     # in force: one report can inflate neither analytics nor a provider's token count without limit.
-    success = StrictBooleanField(error_messages={"invalid": "Must be true or false."})
+    success = JsonBoolean()  # JSON true/false only (no "yes", 1 or "true" strings): unambiguous
     latency_ms = StrictIntegerField()  # bounded in get_fields
     input_tokens = StrictIntegerField(required=False, default=0)  # bounded in get_fields
     output_tokens = StrictIntegerField(required=False, default=0)  # bounded in get_fields

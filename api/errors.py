@@ -52,6 +52,8 @@ def _api_error_response(exc: Exception, context: dict[str, Any]) -> Response | N
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django would answer an HTML 400
         exc = payload_too_large()
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        exc = unsupported_media_type(context["request"])
     response = exception_handler(exc, context)
     if response is None:
         return None  # unhandled: Django's 500 handler answers (JSON, no traceback)
@@ -64,6 +66,15 @@ def _api_error_response(exc: Exception, context: dict[str, Any]) -> Response | N
         codes = exc.get_codes()
         response.data = error_body(codes if isinstance(codes, str) else str(exc.default_code), str(exc.detail))
     return response
+
+
+def unsupported_media_type(request: Any) -> exceptions.UnsupportedMediaType:
+    """415 naming the one type the API reads, and what the request sent instead."""
+    sent = request.META.get("CONTENT_TYPE", "").split(";")[0].strip()
+    got = f'Content-Type "{sent[:100]}"' if sent else "no Content-Type"
+    return exceptions.UnsupportedMediaType(
+        sent, detail=f"Send the body as JSON with Content-Type: application/json (this request had {got})."
+    )
 
 
 TRACED_STATUSES = frozenset({401, 403, 429})

@@ -16,7 +16,8 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 AUTH_RESPONSES = {
     "401": (
-        "No API key, or an unknown or revoked one. Send `Authorization: Api-Key <key>`.",
+        "No API key, or an unknown or revoked one (`error.code` = `not_authenticated`, `invalid_api_key`, ...), "
+        "or a key sent another way (`Bearer`, `X-API-Key`: `wrong_auth_scheme`). Send `Authorization: Api-Key <key>`.",
         {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Api-Key realm="api"'}},
     ),
     "403": (

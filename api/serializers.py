@@ -59,6 +59,10 @@ class RegionQuerySerializer(StrictSerializer):
     region = choice_field(Region)
 
 
+class ProvidersQuerySerializer(RegionQuerySerializer):
+    grade_band = choice_field(GradeBand, required=False)
+
+
 class ValidateQuerySerializer(ContextSerializer):
     pass
 
@@ -76,10 +80,14 @@ class CostSerializer(serializers.Serializer):
 class PassedOverSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["policy", "provider"])
     id = serializers.CharField()
-    name = serializers.CharField()
+    name = serializers.CharField(help_text="What people read: a policy's name, or a provider's display name.")
+    slug = serializers.CharField(required=False, help_text="Providers only: the provider's slug.")
     reason = serializers.CharField()
     detail = serializers.CharField()
     policy_id = serializers.CharField(required=False)
+    next_probe_at = serializers.DateTimeField(
+        required=False, help_text="reason `unhealthy`: when the provider will be probed again"
+    )
 
 
 class ExplanationSerializer(serializers.Serializer):
@@ -88,6 +96,8 @@ class ExplanationSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     policy_name = serializers.CharField(allow_null=True)
     passed_over = PassedOverSerializer(many=True)
+    degraded = serializers.BooleanField(help_text="served although unhealthy (see degraded_detail)")
+    degraded_detail = serializers.CharField(required=False, help_text="why the decision is degraded")
     budget = serializers.CharField(
         required=False, help_text="Present when the client's spent budget routed to the cheapest provider: why."
     )
@@ -101,6 +111,13 @@ class BudgetSerializer(serializers.Serializer):
     spent = serializers.FloatField(help_text="Cost of the client's outcomes reported in this period")
     remaining = serializers.FloatField()
     exhausted = serializers.BooleanField()
+
+
+class AgreementSerializer(serializers.Serializer):
+    """The data privacy agreement a decision relies on."""
+
+    reference = serializers.CharField()
+    expires_on = serializers.DateField(allow_null=True, help_text="Its last UTC date in force; null: no expiry")
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -119,7 +136,15 @@ class DecisionSerializer(serializers.Serializer):
     estimated_cost = CostSerializer()
     region = serializers.CharField()
     data_center = serializers.CharField()
+    agreement = AgreementSerializer(
+        allow_null=True,
+        help_text="The agreement the provider's compliance relies on (the region requires one, or the provider's "
+        "minimum age is above the grade band's youngest age); null when none is needed",
+    )
     explanation = ExplanationSerializer()
+    degraded = serializers.BooleanField(
+        help_text="true when every compliant provider was unhealthy (cooling down) and the first one serves anyway"
+    )
     budget = BudgetSerializer(required=False)
 
 
@@ -141,6 +166,8 @@ class RefusalSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     error = ErrorDetailSerializer()
     explanation = ExplanationSerializer()
+    agreement = AgreementSerializer(allow_null=True, required=False, help_text="Always null on a refusal")
+    degraded = serializers.BooleanField(help_text="always false on a refusal: health never refuses")
     teacher_override = serializers.BooleanField(required=False)
     budget = BudgetSerializer(required=False)
 
@@ -149,6 +176,7 @@ class UnprocessableSerializer(RefusalSerializer):
     """A 422: a refusal (with its explanation) or a request_id reused with another body (without)."""
 
     explanation = ExplanationSerializer(required=False)
+    degraded = serializers.BooleanField(required=False, help_text="false on a refusal (absent on a reused request_id)")
 
 
 class ProviderSerializer(serializers.Serializer):
@@ -158,15 +186,32 @@ class ProviderSerializer(serializers.Serializer):
     endpoint_url = serializers.URLField()
     hosting_regions = serializers.ListField(child=serializers.CharField())
     compliance_frameworks = serializers.ListField(child=serializers.CharField())
+    minimum_user_age = serializers.IntegerField(help_text="From its terms; 0 = none (an agreement may lower it)")
     rate_limits = RateLimitsSerializer()
     estimated_cost = CostSerializer()
 
 
 class ProvidersResponseSerializer(serializers.Serializer):
     region = serializers.CharField()
+    grade_band = serializers.CharField(help_text="The band judged: the one asked for, else the youngest band")
     data_center = serializers.CharField(allow_null=True)
     providers = ProviderSerializer(many=True)
     unavailable = PassedOverSerializer(many=True)
+
+
+class ProviderHealthSerializer(serializers.Serializer):
+    provider_id = serializers.UUIDField()
+    provider_slug = serializers.CharField()
+    state = serializers.ChoiceField(choices=["healthy", "cooling_down", "probing"])
+    since = serializers.DateTimeField(allow_null=True, help_text="when the current state began (null: never changed)")
+    failures = serializers.IntegerField(help_text="provider-side failures counted in the current window")
+    outcomes = serializers.IntegerField(help_text="outcomes counted in the current window")
+    next_probe_at = serializers.DateTimeField(allow_null=True, help_text="cooling down: when it will be probed")
+
+
+class ProvidersHealthResponseSerializer(serializers.Serializer):
+    shared = serializers.BooleanField(help_text="false while Redis is unavailable: this worker's own view")
+    providers = ProviderHealthSerializer(many=True)
 
 
 class ValidateResponseSerializer(serializers.Serializer):
@@ -178,6 +223,8 @@ class ValidateResponseSerializer(serializers.Serializer):
     policy_id = serializers.CharField(allow_null=True)
     provider_id = serializers.CharField(allow_null=True)
     provider_slug = serializers.CharField(allow_null=True)
+    agreement = AgreementSerializer(allow_null=True)
+    provider_name = serializers.CharField(allow_null=True)
     problems = serializers.ListField(child=serializers.CharField())
     explanation = ExplanationSerializer()
 
@@ -214,7 +261,9 @@ class CoverageResponseSerializer(serializers.Serializer):
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input: the fields at fault and what is allowed."),
     413: OpenApiResponse(ErrorSerializer, description="The body is larger than the limit."),
-    415: OpenApiResponse(ErrorSerializer, description="The body is not JSON."),
+    415: OpenApiResponse(
+        ErrorSerializer, description="The body is not sent as `Content-Type: application/json` (the message says)."
+    ),
 }
 # Every operation: the database is down or stalled (`database_unavailable`, with Retry-After).
 UNAVAILABLE = {

@@ -22,6 +22,8 @@ Rules that must stay true:
   reporting client's tokens count against the provider's tokens_per_minute only up to its share
   (providers.limits), so one client's reports can neither inflate analytics without bound nor use
   up a provider for the others.
+- A new outcome also counts towards the provider's health (providers.health: provider-side
+  failure codes and successes; other failures say nothing about health), after the transaction.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from audit.models import (
 from audit.spend import SpendBudget, client_spend_add
 from common.errors import AuditRowTampered, DispatchError
 from common.inserts import insert_ignoring_conflict
+from providers.health.services import OVERRIDE_FIELDS as HEALTH_OVERRIDE_FIELDS
+from providers.health.services import provider_health_outcome
 from providers.limits import provider_tokens_add
 from providers.models import ModelProvider
 
@@ -284,7 +288,7 @@ def outcome_report(
             fields={"request_id": ["this dispatch was refused"]},
         )
     provider = ModelProvider.objects.only(
-        "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "tokens_per_minute"
+        "cost_per_1k_input_tokens", "cost_per_1k_output_tokens", "tokens_per_minute", *HEALTH_OVERRIDE_FIELDS
     ).get(pk=log.provider_id)
     outcome = DispatchOutcome(
         dispatch_log_id=log.pk,
@@ -331,6 +335,10 @@ def outcome_report(
             tokens=report.input_tokens + report.output_tokens,
             client_ref=client_ref,
             tokens_per_minute=provider.tokens_per_minute,
+        )
+        # The provider's health (providers.health): provider-side failures and successes steer routing.
+        provider_health_outcome(
+            provider=provider, dispatched_at=log.created_at, success=report.success, error_code=report.error_code
         )
         return OutcomeResult(outcome, str(request_id), created=True)
     stored = DispatchOutcome.objects.get(pk=log.pk)

@@ -21,6 +21,7 @@ from django_prometheus.exports import ExportToDjangoView
 
 from audit.selectors import dashboard_data
 from common.access_refusals import ANONYMOUS, access_refusal_record
+from providers.health.selectors import provider_health_list
 from vocabulary import Region
 
 
@@ -54,8 +55,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": "Dispatch dashboard",
         "form": form,
         "data": dashboard_data(region=region, days=days) if status == 200 else None,
+        "health": _health_tile(),
     }
     return render(request, "audit/dashboard.html", context, status=status)
+
+
+def _health_tile() -> dict[str, Any]:
+    """The dashboard's provider health tile: who is not healthy, and trips in the last 24 h."""
+    rows, shared = provider_health_list()
+    return {
+        "unhealthy": [row for row in rows if row.state != "healthy"],
+        "trips_24h": sum(row.trips_24h for row in rows),
+        "providers": len(rows),
+        "shared": shared,
+    }
 
 
 @require_GET

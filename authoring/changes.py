@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from authoring.documents import (
     DocumentInvalid,
+    agreement_entry,
     document_candidate,
     document_import,
     document_live_entries,
@@ -49,7 +50,7 @@ from authoring.documents import (
 from authoring.models import ChangeRequest, ChangeState
 from authoring.validators import CHANGE_REASON_MAX, AuthoringError
 from policies.models import DispatchPolicy, RegionalRouting
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import Agreement, ModelProvider, PromptTemplate
 
 REVIEW_PERMISSION = "authoring.review_changerequest"
 
@@ -70,6 +71,7 @@ GOVERNED: dict[type[Model], Governed] = {
         Governed(ModelProvider, "providers", "slug", provider_entry),
         Governed(PromptTemplate, "templates", "slug", template_entry),
         Governed(RegionalRouting, "regions", "region", region_entry),
+        Governed(Agreement, "agreements", "reference", agreement_entry),
         Governed(DispatchPolicy, "policies", "name", policy_entry),
     )
 }

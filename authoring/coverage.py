@@ -9,10 +9,12 @@ before it is saved.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
+from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.selectors import coverage_grid
 from vocabulary import Region
 
@@ -59,32 +61,43 @@ def coverage_losses(before: Snapshot, after: Snapshot) -> list[CoverageLoss]:
 def snapshot_with_provider(snapshot: Snapshot, provider: ProviderSpec) -> Snapshot:
     """A what-if snapshot where `provider` (by id) is replaced or added."""
     providers = {**snapshot.providers, provider.id: provider}
-    return Snapshot(providers=providers, policies=snapshot.policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, providers=providers)
 
 
 def snapshot_with_rule(snapshot: Snapshot, rule: RegionRule) -> Snapshot:
     """A what-if snapshot where the routing rule of `rule.region` is replaced or added."""
     rules = {**snapshot.rules, rule.region: rule}
-    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, rules=rules)
+
+
+def snapshot_with_agreement(snapshot: Snapshot, agreement: AgreementSpec, *, replaces: str | None = None) -> Snapshot:
+    """A what-if snapshot where agreement `replaces` (by reference; None: a new one) becomes `agreement`."""
+    agreements = tuple(a for a in snapshot.agreements if a.reference not in (replaces, agreement.reference))
+    return _what_if(snapshot, agreements=(*agreements, agreement))
+
+
+def snapshot_without_agreement(snapshot: Snapshot, reference: str) -> Snapshot:
+    """A what-if snapshot where agreement `reference` is gone."""
+    return _what_if(snapshot, agreements=tuple(a for a in snapshot.agreements if a.reference != reference))
 
 
 def snapshot_without_policies(snapshot: Snapshot, policy_ids: Iterable[str]) -> Snapshot:
     """A what-if snapshot where the given policies are inactive."""
     drop = set(policy_ids)
     policies = tuple(p for p in snapshot.policies if p.id not in drop)
-    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, policies=policies)
 
 
 def snapshot_with_policy(snapshot: Snapshot, policy_id: str, policy: PolicySpec | None) -> Snapshot:
     """A what-if snapshot where policy `policy_id` is replaced by `policy` (None: inactive or gone)."""
     policies = tuple(p for p in snapshot.policies if p.id != policy_id) + ((policy,) if policy else ())
-    return Snapshot(providers=snapshot.providers, policies=policies, rules=snapshot.rules, version=snapshot.version)
+    return _what_if(snapshot, policies=policies)
 
 
 def snapshot_without_rule(snapshot: Snapshot, region: str) -> Snapshot:
     """A what-if snapshot where `region` has no routing rule (so nothing may serve it)."""
     rules = {r: rule for r, rule in snapshot.rules.items() if r != region}
-    return Snapshot(providers=snapshot.providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, rules=rules)
 
 
 def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:
@@ -100,7 +113,18 @@ def snapshot_without_provider(snapshot: Snapshot, provider_id: str) -> Snapshot:
         )
         for region, rule in snapshot.rules.items()
     }
-    return Snapshot(providers=providers, policies=snapshot.policies, rules=rules, version=snapshot.version)
+    return _what_if(snapshot, providers=providers, rules=rules)
+
+
+def _what_if(snapshot: Snapshot, **changes: Any) -> Snapshot:
+    """`snapshot` with some of its providers, policies or rules replaced; the same version,
+    agreements, grade band ages and date (a what-if never changes what day it is)."""
+    return dataclasses.replace(snapshot, **changes)
+
+
+def snapshot_on(snapshot: Snapshot, on: datetime.date) -> Snapshot:
+    """A what-if snapshot of the same world judged on another UTC date (agreements start and end)."""
+    return dataclasses.replace(snapshot, on=on)
 
 
 LOSS_SHOWN = 6  # contexts listed per region in a message; the rest are counted

@@ -1,7 +1,7 @@
-"""Deleting authored objects (providers, prompt templates, policies, routing rules).
+"""Deleting authored objects (providers, agreements, prompt templates, policies, routing rules).
 
 A delete is an authoring change like any other: it needs a change reason (kept on simple-history's
-deletion row, type "-"), and deleting a provider, policy or routing rule first compares today's
+deletion row, type "-"), and deleting a provider, agreement, policy or routing rule first compares today's
 snapshot with a what-if snapshot without it; if some context would lose its last compliant
 provider, the delete is refused until that loss is confirmed.
 
@@ -22,6 +22,7 @@ from authoring.coverage import (
     CoverageLoss,
     coverage_losses,
     coverage_losses_message,
+    snapshot_without_agreement,
     snapshot_without_policies,
     snapshot_without_provider,
     snapshot_without_rule,
@@ -30,7 +31,7 @@ from authoring.refusals import integrity_problems, protected_problems
 from authoring.validators import AuthoringError, change_reason_clean
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import Agreement, ModelProvider, PromptTemplate
 
 CONFIRM_LABEL = "Confirm coverage loss"
 
@@ -44,6 +45,8 @@ def deletion_losses(instance: Model) -> list[CoverageLoss]:
         after = snapshot_without_rule(before, instance.region)
     elif isinstance(instance, ModelProvider):
         after = snapshot_without_provider(before, str(instance.pk))
+    elif isinstance(instance, Agreement):
+        after = snapshot_without_agreement(before, instance.reference)
     else:
         return []  # templates do not decide who serves a context
     return coverage_losses(before, after)

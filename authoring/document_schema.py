@@ -11,9 +11,10 @@ from typing import Any
 from rest_framework import serializers
 
 from common.fields import NoNulText, StrictSerializer, choice_field
+from providers.models import AGE_MAX
 from vocabulary import Framework, GradeBand, Region, Subject
 
-SECTIONS = ("providers", "templates", "regions", "policies")
+SECTIONS = ("providers", "templates", "regions", "agreements", "policies")  # the order an import applies them
 
 
 def _strict_dict(value: Any, keys: dict[str, Any], *, name: str) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class ProviderEntry(StrictSerializer):
     active = serializers.BooleanField(required=False)
     rate_limits = serializers.JSONField(required=False)
     cost = serializers.JSONField(required=False)
+    minimum_user_age = serializers.IntegerField(required=False, min_value=0, max_value=AGE_MAX)
 
     def validate_encryption(self, value: Any) -> dict[str, bool]:
         if isinstance(value, bool):
@@ -83,6 +85,29 @@ class RegionEntry(StrictSerializer):
     allowed_providers = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
     blocked_providers = serializers.ListField(child=serializers.SlugField(max_length=64), required=False)
     compliance_frameworks = serializers.ListField(child=choice_field(Framework), required=False)
+    agreement_required = serializers.BooleanField(required=False)
+    under_13_frameworks = serializers.ListField(child=choice_field(Framework), required=False)
+
+
+class AgreementEntry(StrictSerializer):
+    """A data privacy agreement: exactly these keys; matched on `reference`."""
+
+    reference = NoNulText(max_length=160)
+    provider = serializers.SlugField(max_length=64, help_text="The provider's slug")
+    regions = serializers.ListField(child=choice_field(Region), required=False)
+    signed_on = serializers.DateField(format="%Y-%m-%d", input_formats=["%Y-%m-%d"])
+    expires_on = serializers.DateField(
+        format="%Y-%m-%d", input_formats=["%Y-%m-%d"], required=False, allow_null=True, default=None
+    )
+    min_age_covered = serializers.IntegerField(required=False, min_value=0, max_value=AGE_MAX, default=0)
+    document_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    notes = NoNulText(required=False, allow_blank=True, trim_whitespace=False, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("expires_on") is not None and attrs["expires_on"] < attrs["signed_on"]:
+            raise serializers.ValidationError({"expires_on": ["Must be on or after signed_on."]})
+        return attrs
 
 
 class PolicyEntry(StrictSerializer):
@@ -103,6 +128,13 @@ ENTRY_SERIALIZERS: dict[str, type[StrictSerializer]] = {
     "providers": ProviderEntry,
     "templates": TemplateEntry,
     "regions": RegionEntry,
+    "agreements": AgreementEntry,
     "policies": PolicyEntry,
 }
-ENTRY_KEYS = {"providers": "slug", "templates": "slug", "regions": "region", "policies": "name"}
+ENTRY_KEYS = {
+    "providers": "slug",
+    "templates": "slug",
+    "regions": "region",
+    "agreements": "reference",
+    "policies": "name",
+}

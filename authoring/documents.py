@@ -6,7 +6,10 @@ apply, with the same messages), and rolls all of it back when any entry is refus
 names every bad entry. Objects already equal to their entry are not saved, so importing the same
 document twice changes nothing and writes no history. Objects absent from the document are left
 as they are (listed in the report): an import never deletes. Policies are matched by name,
-providers and templates by slug, routing rules by region.
+providers and templates by slug, routing rules by region, agreements by reference. Sections apply
+in the order providers, templates, regions, agreements, policies (a policy is checked against the
+agreements of the same document). Documents written before agreements existed still import: a
+missing `agreements` section or key takes its default (0, false, empty).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, SECTIONS
 from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import Agreement, ModelProvider, PromptTemplate
 
 
 class DocumentInvalid(validators.AuthoringError):
@@ -70,6 +73,7 @@ def provider_entry(p: ModelProvider) -> dict[str, Any]:
             "per_1k_input_tokens": float(p.cost_per_1k_input_tokens),
             "per_1k_output_tokens": float(p.cost_per_1k_output_tokens),
         },
+        "minimum_user_age": p.minimum_user_age,
     }
 
 
@@ -95,6 +99,21 @@ def region_entry(r: RegionalRouting) -> dict[str, Any]:
         "allowed_providers": sorted(p.slug for p in r.allowed_providers.all()),
         "blocked_providers": sorted(p.slug for p in r.blocked_providers.all()),
         "compliance_frameworks": list(r.compliance_frameworks or []),
+        "agreement_required": r.agreement_required,
+        "under_13_frameworks": list(r.under_13_frameworks or []),
+    }
+
+
+def agreement_entry(a: Agreement) -> dict[str, Any]:
+    return {
+        "reference": a.reference,
+        "provider": a.provider.slug,
+        "regions": list(a.regions or []),
+        "signed_on": a.signed_on.isoformat(),
+        "expires_on": a.expires_on.isoformat() if a.expires_on else None,
+        "min_age_covered": a.min_age_covered,
+        "document_url": a.document_url,
+        "notes": a.notes,
     }
 
 
@@ -125,6 +144,7 @@ def document_export() -> dict[str, Any]:
                 "allowed_providers", "blocked_providers"
             )
         ],
+        "agreements": [agreement_entry(a) for a in Agreement.objects.order_by("reference").select_related("provider")],
         "policies": [
             policy_entry(p)
             for p in DispatchPolicy.objects.order_by("name", "id")
@@ -145,6 +165,7 @@ def document_live_entries(document: dict[str, list[dict[str, Any]]]) -> dict[str
             "region",
             region_entry,
         ),
+        "agreements": (Agreement.objects.select_related("provider"), "reference", agreement_entry),
         "policies": (
             DispatchPolicy.objects.select_related("primary_provider").prefetch_related(
                 "templates", "fallbacks__provider"
@@ -263,6 +284,8 @@ class _Applier:
                 values["encrypts_at_rest"] = entry["encryption"]["at_rest"]
             if "active" in entry:
                 values["is_active"] = entry["active"]
+            if "minimum_user_age" in entry:
+                values["minimum_user_age"] = entry["minimum_user_age"]
             limits = entry.get("rate_limits") or {}
             for doc_key, model_key in (
                 ("requests_per_minute", "requests_per_minute"),
@@ -294,7 +317,27 @@ class _Applier:
                 values["is_active"] = entry["active"]
             self._save_simple(template, values, f"template {entry['slug']}")
 
-    def _save_simple(self, obj: ModelProvider | PromptTemplate, values: dict[str, Any], label: str) -> None:
+    def agreements(self, entries: list[dict[str, Any]]) -> None:
+        for index, entry in enumerate(entries):
+            label = f"agreements[{index}] ({entry['reference']})"
+            provider = self._providers([entry["provider"]], label, "provider")
+            if provider is None:
+                continue
+            agreement = Agreement.objects.filter(reference=entry["reference"]).first() or Agreement(
+                reference=entry["reference"]
+            )
+            values: dict[str, Any] = {
+                "provider_id": provider[0].pk,
+                "regions": list(entry.get("regions") or []),
+                "signed_on": entry["signed_on"],
+                "expires_on": entry.get("expires_on"),
+                "min_age_covered": entry.get("min_age_covered", 0),
+                "document_url": entry.get("document_url", ""),
+                "notes": entry.get("notes", ""),
+            }
+            self._save_simple(agreement, values, f"agreement {entry['reference']!r}")
+
+    def _save_simple(self, obj: ModelProvider | PromptTemplate | Agreement, values: dict[str, Any], label: str) -> None:
         created = obj._state.adding
         diff = [key for key, value in values.items() if getattr(obj, key) != value]
         if not created and not diff:
@@ -341,8 +384,11 @@ class _Applier:
             for key in ("data_residency_required", "encryption_required", "audit_logging_required"):
                 if key in entry:
                     values[key] = entry[key]
-            if "compliance_frameworks" in entry:
-                values["compliance_frameworks"] = list(entry["compliance_frameworks"])
+            for key in ("compliance_frameworks", "under_13_frameworks"):
+                if key in entry:
+                    values[key] = list(entry[key])
+            if "agreement_required" in entry:
+                values["agreement_required"] = entry["agreement_required"]
             created = rule._state.adding
             diff = [key for key, value in values.items() if getattr(rule, key) != value]
             if not created:
@@ -432,6 +478,7 @@ def _apply(parsed: dict[str, list[dict[str, Any]]], report: ImportReport, *, rea
     applier.providers(parsed["providers"])
     applier.templates(parsed["templates"])
     applier.regions(parsed["regions"])
+    applier.agreements(parsed["agreements"])
     applier.policies(parsed["policies"])
     if applier.errors:
         raise DocumentInvalid(applier.errors)  # rolls the whole transaction back
@@ -439,12 +486,14 @@ def _apply(parsed: dict[str, list[dict[str, Any]]], report: ImportReport, *, rea
         "provider": {e["slug"] for e in parsed["providers"]},
         "template": {e["slug"] for e in parsed["templates"]},
         "routing rule": {e["region"] for e in parsed["regions"]},
+        "agreement": {e["reference"] for e in parsed["agreements"]},
         "policy": {e["name"] for e in parsed["policies"]},
     }
     existing = {
         "provider": ModelProvider.objects.values_list("slug", flat=True),
         "template": PromptTemplate.objects.values_list("slug", flat=True),
         "routing rule": RegionalRouting.objects.values_list("region", flat=True),
+        "agreement": Agreement.objects.values_list("reference", flat=True),
         "policy": DispatchPolicy.objects.values_list("name", flat=True),
     }
     for kind, names in existing.items():

@@ -9,6 +9,7 @@ provider is refused until the administrator, shown the list of those contexts, t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -21,14 +22,15 @@ from authoring.coverage import (
     CoverageLoss,
     coverage_losses,
     coverage_losses_message,
+    snapshot_with_agreement,
     snapshot_with_policy,
     snapshot_with_provider,
     snapshot_with_rule,
 )
-from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
+from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
-from providers.models import ModelProvider, PromptTemplate, provider_encrypts
+from providers.models import Agreement, ModelProvider, PromptTemplate, provider_encrypts
 from vocabulary import Framework, GradeBand, Region, Subject
 
 
@@ -130,6 +132,11 @@ class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
             "tokens_per_minute",
             "cost_per_1k_input_tokens",
             "cost_per_1k_output_tokens",
+            "minimum_user_age",
+            "health_failures_to_trip",
+            "health_failure_rate_percent",
+            "health_min_outcomes",
+            "health_cooldown_seconds",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -153,6 +160,7 @@ class ModelProviderForm(CoverageGuardMixin, AuthoringForm):
             tokens_per_minute=data["tokens_per_minute"],
             cost_per_1k_input=float(data["cost_per_1k_input_tokens"]),
             cost_per_1k_output=float(data["cost_per_1k_output_tokens"]),
+            minimum_user_age=int(data.get("minimum_user_age") or 0),
         )
         self.coverage_check(before, snapshot_with_provider(before, spec))
         return data
@@ -168,6 +176,12 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
     compliance_frameworks = forms.MultipleChoiceField(
         choices=Framework.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+    under_13_frameworks = forms.MultipleChoiceField(
+        choices=Framework.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Required in addition when the grade band is under 13 (its youngest age is below 13), e.g. COPPA.",
+    )
 
     class Meta:
         model = RegionalRouting
@@ -180,6 +194,8 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
             "allowed_providers",
             "blocked_providers",
             "compliance_frameworks",
+            "agreement_required",
+            "under_13_frameworks",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -202,12 +218,63 @@ class RegionalRoutingForm(CoverageGuardMixin, AuthoringForm):
             allowed_providers=frozenset(str(p.pk) for p in allowed),
             blocked_providers=frozenset(str(p.pk) for p in blocked),
             compliance_frameworks=frozenset(data.get("compliance_frameworks") or ()),
+            agreement_required=bool(data.get("agreement_required")),
+            under_13_frameworks=frozenset(data.get("under_13_frameworks") or ()),
         )
         after = snapshot_with_rule(before, rule)
         if not self.instance._state.adding and self.instance.region != data["region"]:
             rules = {r: rule for r, rule in after.rules.items() if r != self.instance.region}
-            after = Snapshot(providers=after.providers, policies=after.policies, rules=rules)
+            after = dataclasses.replace(after, rules=rules)
         self.coverage_check(before, after)
+        return data
+
+
+class AgreementForm(CoverageGuardMixin, AuthoringForm):
+    """A data privacy agreement; ending or narrowing one that some context relies on asks for
+    confirmation, like any other change that removes coverage (judged today)."""
+
+    regions = forms.MultipleChoiceField(
+        choices=Region.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Regions it covers; none ticked means every region.",
+    )
+    document_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "reference",
+            "provider",
+            "regions",
+            "signed_on",
+            "expires_on",
+            "min_age_covered",
+            "document_url",
+            "notes",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        signed, expires = data.get("signed_on"), data.get("expires_on")
+        if signed and expires and expires < signed:
+            self.add_error(
+                "expires_on", "An agreement cannot expire before it is signed: make it on or after the signing date."
+            )
+        if self.errors or data.get("provider") is None or signed is None:
+            return data
+        before = self.world()
+        spec = AgreementSpec(
+            reference=data["reference"],
+            provider_id=str(data["provider"].pk),
+            regions=frozenset(data.get("regions") or ()),
+            signed_on=signed,
+            expires_on=expires,
+            min_age_covered=int(data.get("min_age_covered") or 0),
+        )
+        replaced = None if self.instance._state.adding else self.instance.reference
+        self.coverage_check(before, snapshot_with_agreement(before, spec, replaces=replaced))
         return data
 
 
@@ -283,6 +350,7 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
                     region=region,
                     is_active=data["is_active"],
                     snapshot=self.world(),
+                    grade_band=data.get("grade_band") or "",
                 ),
             )
         if self.reverted_chain is not None and primary is not None and not problems and not self.errors:
@@ -312,7 +380,13 @@ class DispatchPolicyForm(CoverageGuardMixin, AuthoringForm):
 
 
 def chain_problems(
-    *, primary: ModelProvider, fallbacks: list[ModelProvider], region: str, is_active: bool, snapshot: Snapshot
+    *,
+    primary: ModelProvider,
+    fallbacks: list[ModelProvider],
+    region: str,
+    is_active: bool,
+    snapshot: Snapshot,
+    grade_band: str = "",
 ) -> validators.Problems:
     return validators.problems_merge(
         validators.chain_repeat_problems(primary=primary.slug, fallbacks=[p.slug for p in fallbacks]),
@@ -321,6 +395,7 @@ def chain_problems(
             chain=[str(primary.pk), *(str(p.pk) for p in fallbacks)],
             snapshot=snapshot,
             is_active=is_active,
+            grade_band=grade_band,
         ),
     )
 
@@ -354,6 +429,7 @@ class PolicyFallbackFormSet(BaseInlineFormSet):
             region=policy.region or "",
             is_active=policy.is_active,
             snapshot=self.world(),
+            grade_band=policy.grade_band or "",
         )
         if problems:
             raise ValidationError([message for messages in problems.values() for message in messages])

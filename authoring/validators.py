@@ -114,8 +114,11 @@ def chain_repeat_problems(*, primary: str, fallbacks: Sequence[str]) -> Problems
     return {"fallback_providers": messages} if messages else {}
 
 
-def chain_region_problems(*, region: str, chain: Sequence[str], snapshot: Snapshot, is_active: bool = True) -> Problems:
-    """Rule: an active policy scoped to a region has at least one provider compliant there.
+def chain_region_problems(
+    *, region: str, chain: Sequence[str], snapshot: Snapshot, is_active: bool = True, grade_band: str = ""
+) -> Problems:
+    """Rule: an active policy scoped to a region has at least one provider compliant there for its
+    grade band (ages and agreements included, on the snapshot's date; without a band, the youngest).
 
     `chain` holds provider ids (primary first); `snapshot` the providers and routing rules to check
     against (built from the database, or a what-if snapshot).
@@ -126,15 +129,19 @@ def chain_region_problems(*, region: str, chain: Sequence[str], snapshot: Snapsh
         return {"region": [f"{region} has no regional routing rule, so no provider may serve it: add its rule first."]}
     reasons: list[str] = []
     for provider_id in chain:
-        why = why_not(snapshot, provider_id, region)
+        why = why_not(snapshot, provider_id, region, grade_band)
         if why is None:
             return {}
         reasons.append(why[1])
-    available, _ = available_providers(snapshot, region)
+    available, _ = available_providers(snapshot, region, grade_band)
+    students = f" (for {grade_band})" if grade_band else ""
     if available:
-        hint = "providers compliant there: " + ", ".join(p.slug for p in available)
+        hint = "providers compliant there: " + ", ".join(p.slug for p in available) + students
     else:
-        hint = f"no provider is compliant in {region} today; fix its routing rule or the providers first"
+        hint = (
+            f"no provider is compliant in {region}{students} today; fix its routing rule, the providers or "
+            "their agreements first"
+        )
     return {
         "fallback_providers": [
             f"No provider in this chain may serve {region}: {'; '.join(reasons)}. Make the primary or a "
@@ -180,6 +187,7 @@ def policy_problems(
             chain=[str(primary.pk), *(str(p.pk) for p in fallbacks)],
             snapshot=snapshot,
             is_active=policy.is_active,
+            grade_band=policy.grade_band,
         ),
     )
 

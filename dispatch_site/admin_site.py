@@ -1,9 +1,9 @@
 """The admin site: named after the product, its index grouped the way an administrator thinks.
 
-Groups: Providers (providers, prompt templates), Policies (dispatch policies, the simulator, the
-coverage map), Regions (regional routing rules), Audit (whatever the audit app registers, and the
-dashboard); any other app keeps its own group after them. A tool is listed only for users whose
-permissions open it (the views check the same functions).
+Groups: Providers (providers, prompt templates, the provider health page), Policies (dispatch
+policies, the simulator, the coverage map), Regions (regional routing rules), Audit (whatever the
+audit app registers, and the dashboard); any other app keeps its own group after them. A tool is
+listed only for users whose permissions open it (the views check the same functions).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 # (group name, [(app_label, model object_name), ...]) in display order.
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Providers", [("providers", "ModelProvider"), ("providers", "PromptTemplate")]),
+    ("Providers", [("providers", "ModelProvider"), ("providers", "Agreement"), ("providers", "PromptTemplate")]),
     ("Policies", [("policies", "DispatchPolicy")]),
     ("Regions", [("policies", "RegionalRouting")]),
 ]
@@ -29,13 +30,28 @@ class DispatchAdminSite(admin.AdminSite):
     index_title = "Authoring: providers, policies, regions, audit"
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from authoring.admin import tools
+        from authoring.admin import health, tools
 
         extra = [
+            path("provider-health/", self.admin_view(health.provider_health_view), name="provider-health"),
             path("simulator/", self.admin_view(tools.simulator_view), name="simulator"),
             path("coverage/", self.admin_view(tools.coverage_view), name="coverage"),
         ]
         return extra + super().get_urls()
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The index, with the compliance calendar for those who may see agreements."""
+        context = dict(extra_context or {})
+        if request.user.has_perm("providers.view_agreement"):
+            from authoring.calendar import compliance_calendar
+            from common.clock import service_today
+            from policies.snapshot import snapshot_build
+            from providers.agreements import EXPIRING_WITHIN_DAYS
+
+            today = service_today()
+            context["compliance_calendar"] = compliance_calendar(snapshot=snapshot_build(on=today), today=today)
+            context["calendar_days"] = EXPIRING_WITHIN_DAYS
+        return super().index(request, context)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         if app_label is not None:
@@ -45,11 +61,14 @@ class DispatchAdminSite(admin.AdminSite):
         grouped: list[dict[str, Any]] = []
         used: set[tuple[str, str]] = set()
         from audit.views import dashboard_allowed
+        from authoring.admin.health import provider_health_allowed
         from authoring.admin.tools import policy_tools_allowed
 
         for name, members in GROUPS:
             models = [by_model[key] for key in members if key in by_model]
             used.update(key for key in members if key in by_model)
+            if name == "Providers" and provider_health_allowed(request.user):
+                models.append(self._tool("Provider health", "admin:provider-health"))
             if name == "Policies" and policy_tools_allowed(request.user):
                 models += [self._tool("Simulator", "admin:simulator"), self._tool("Coverage map", "admin:coverage")]
             if models:

@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_AUTHENTICATION": [],  # /schema and /docs are public
+    # Client developers authenticate with API keys only: the schema (and so Swagger's Authorize
+    # dialog) offers no session login, though a staff session may still call the API.
+    "AUTHENTICATION_WHITELIST": ["api.access.ApiKeyAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.declare_auth_responses",
@@ -263,6 +266,13 @@ SNAPSHOT_SHARE_BUILDS = bool(REDIS_URL) and env_bool("SNAPSHOT_SHARE_BUILDS", Tr
 # loads them; unset, it is derived from SECRET_KEY. Every instance sharing a Redis needs the same.
 SNAPSHOT_SHARE_KEY = os.environ.get("SNAPSHOT_SHARE_KEY", "")
 
+# Test-only: shifts the service's clock (the UTC date compliance judges agreements on, and when a
+# snapshot expires) by this many seconds, so a test can cross a UTC midnight without waiting for one.
+# Refused under DJANGO_ENV=production (common/clock.py).
+SERVICE_CLOCK_OFFSET_SECONDS = float(os.environ.get("SERVICE_CLOCK_OFFSET_SECONDS", "0"))
+if PRODUCTION and SERVICE_CLOCK_OFFSET_SECONDS:
+    raise ImproperlyConfigured("SERVICE_CLOCK_OFFSET_SECONDS is for tests; it must be unset when DJANGO_ENV=production")
+
 # Access and abuse limits (docs/security.md).
 API_CLIENT_DEFAULT_RATE = os.environ.get("API_CLIENT_DEFAULT_RATE", "600/min")  # clients without their own rate
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))  # revocation reaches workers within
@@ -277,6 +287,18 @@ OUTCOME_MAX_LATENCY_MS = env_int("OUTCOME_MAX_LATENCY_MS", 600_000, low=1, high=
 # The most of a provider's tokens_per_minute one client's reported tokens may use (percent): a client
 # past it sees the provider as rate-limited for its own dispatches; the others keep the rest.
 CLIENT_TOKEN_SHARE_PERCENT = env_int("CLIENT_TOKEN_SHARE_PERCENT", 50, low=1, high=100)
+# Provider health (providers/health/, docs/reliability.md): outcomes apps report steer routing.
+# A provider cools down after N consecutive provider-side failures, or a failure rate of at least
+# R % over at least M outcomes of a window; after the cooldown a few probes may go to it.
+PROVIDER_HEALTH_FAILURES = env_int("PROVIDER_HEALTH_FAILURES", 5, low=1, high=10_000)
+PROVIDER_HEALTH_FAILURE_RATE_PERCENT = env_int("PROVIDER_HEALTH_FAILURE_RATE_PERCENT", 50, low=1, high=100)
+PROVIDER_HEALTH_MIN_OUTCOMES = env_int("PROVIDER_HEALTH_MIN_OUTCOMES", 20, low=1, high=1_000_000)
+PROVIDER_HEALTH_WINDOW_SECONDS = env_int("PROVIDER_HEALTH_WINDOW_SECONDS", 60, low=1, high=86_400)
+PROVIDER_HEALTH_COOLDOWN_SECONDS = env_int("PROVIDER_HEALTH_COOLDOWN_SECONDS", 30, low=1, high=86_400)
+PROVIDER_HEALTH_COOLDOWN_MAX_SECONDS = env_int("PROVIDER_HEALTH_COOLDOWN_MAX_SECONDS", 600, low=1, high=86_400)
+PROVIDER_HEALTH_PROBES = env_int("PROVIDER_HEALTH_PROBES", 2, low=1, high=1_000)
+# Each worker rereads the shared health view at most this often: how stale its view may be.
+PROVIDER_HEALTH_VIEW_SECONDS = float(os.environ.get("PROVIDER_HEALTH_VIEW_SECONDS", "1"))
 ADMIN_LOGIN_MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "10"))  # per IP and per username
 ADMIN_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ADMIN_LOGIN_LOCKOUT_SECONDS", "900"))
 CONTENT_SECURITY_POLICY = os.environ.get(
@@ -287,11 +309,26 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 )
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# OpenTelemetry tracing (common/tracing.py): off unless an OTLP endpoint is set; the exporter
+# reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "model-dispatch-service"
+# LOG_FORMAT=json: every log line is a JSON object, plus one line per request (dispatch_site/request_log.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+if LOG_FORMAT == "json":
+    MIDDLEWARE.insert(0, "dispatch_site.request_log.RequestLogMiddleware")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "common.json_log.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

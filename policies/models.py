@@ -122,6 +122,12 @@ class RegionalRouting(models.Model):
     )
     blocked_providers = models.ManyToManyField(ModelProvider, related_name="blocked_in", blank=True)
     compliance_frameworks = models.JSONField(default=list, blank=True)
+    agreement_required = models.BooleanField(
+        default=False, help_text="Providers need a data privacy agreement in force covering this region"
+    )
+    under_13_frameworks = models.JSONField(
+        default=list, blank=True, help_text="Frameworks required in addition when the grade band is under 13"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

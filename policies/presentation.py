@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.engine import BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
+from policies.engine import AgreementSpec, BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
+from providers.health.selectors import ProviderHealthRow
 
 LEVEL_LABELS = {
     "exact": "subject + grade band + region",
@@ -24,14 +25,22 @@ LEVEL_LABELS = {
 
 
 def passed_over_dict(step: PassedOver) -> dict[str, Any]:
-    """A policy or provider that was not taken, and why (`policy_id`: the chain it was in)."""
+    """A policy or provider that was not taken, and why (`policy_id`: the chain it was in).
+
+    `name` is always what people read (a policy's name, a provider's display name, as in
+    `GET /providers`' list); a provider's slug is its `slug`."""
+    if step.kind == "provider":
+        names = {"name": step.provider_name or step.name, "slug": step.name}
+    else:
+        names = {"name": step.name}
     return {
         "kind": step.kind,
         "id": step.id,
-        "name": step.name,
+        **names,
         "reason": step.reason,
         "detail": step.detail,
         **({"policy_id": step.policy_id} if step.policy_id else {}),
+        **({"next_probe_at": step.next_probe_at} if step.next_probe_at else {}),
     }
 
 
@@ -42,6 +51,8 @@ def explanation_dict(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "policy_name": decision.policy.name if decision.policy else None,
         "passed_over": [passed_over_dict(step) for step in decision.passed_over],
+        "degraded": decision.degraded,
+        **({"degraded_detail": degraded_detail(decision)} if decision.degraded else {}),
         **({"budget": decision.budget_rule} if decision.budget_rule else {}),
     }
 
@@ -55,6 +66,26 @@ def budget_dict(budget: BudgetState) -> dict[str, Any]:
         "remaining": float(budget.remaining),
         "exhausted": budget.exhausted,
     }
+
+
+def agreement_dict(agreement: AgreementSpec | None) -> dict[str, Any] | None:
+    """The agreement a decision relies on (`reference`, `expires_on` ISO or null), or None."""
+    if agreement is None:
+        return None
+    return {
+        "reference": agreement.reference,
+        "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
+    }
+
+
+def degraded_detail(decision: Decision) -> str:
+    slug = decision.provider.slug if decision.provider else ""
+    if decision.override_applied:
+        return f"the teacher's provider {slug} is unhealthy (cooling down) and is served anyway: health never refuses"
+    return (
+        "every compliant provider of every matching policy is unhealthy (cooling down), so the first compliant "
+        f"one, {slug}, serves anyway: health never refuses a request"
+    )
 
 
 def rate_limits_dict(provider: ProviderSpec) -> dict[str, int]:
@@ -74,15 +105,17 @@ def provider_body(provider: ProviderSpec) -> dict[str, Any]:
         "endpoint_url": provider.endpoint_url,
         "hosting_regions": sorted(provider.hosting_regions),
         "compliance_frameworks": sorted(provider.compliance_frameworks),
+        "minimum_user_age": provider.minimum_user_age,
         "rate_limits": rate_limits_dict(provider),
         "estimated_cost": estimated_cost_dict(provider),
     }
 
 
 def region_providers_body(providers: RegionProviders) -> dict[str, Any]:
-    """`GET /providers`: who may serve a region, and the others with why not."""
+    """`GET /providers`: who may serve a region (for a grade band), and the others with why not."""
     return {
         "region": providers.region,
+        "grade_band": providers.grade_band,
         "data_center": providers.rule.data_center if providers.rule else None,
         "providers": [provider_body(p) for p in providers.available],
         "unavailable": [passed_over_dict(step) for step in providers.unavailable],
@@ -103,6 +136,8 @@ def validation_body(decision: Decision) -> dict[str, Any]:
         "policy_id": decision.policy.id if decision.policy else None,
         "provider_id": decision.provider.id if decision.provider else None,
         "provider_slug": decision.provider.slug if decision.provider else None,
+        "agreement": agreement_dict(decision.agreement),
+        "provider_name": decision.provider.name if decision.provider else None,
         "problems": problems,
         "explanation": explanation_dict(decision),
     }
@@ -133,6 +168,8 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
                 "region": context.region,
             },
             "explanation": explanation,
+            "agreement": None,
+            "degraded": False,
         }
         if decision.override is not None:
             body["teacher_override"] = True
@@ -157,8 +194,34 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
         "estimated_cost": estimated_cost_dict(provider),
         "region": context.region,
         "data_center": decision.region_rule.data_center if decision.region_rule else "",
+        "agreement": agreement_dict(decision.agreement),
         "explanation": explanation,
+        "degraded": decision.degraded,
     }
     if decision.budget is not None:
         accepted["budget"] = budget_dict(decision.budget)
     return accepted
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value is not None else None
+
+
+def provider_health_body(rows: list[ProviderHealthRow], *, shared: bool) -> dict[str, Any]:
+    """`GET /providers/health`: every provider's state; `shared` false while Redis is unavailable
+    (this worker's own view)."""
+    return {
+        "shared": shared,
+        "providers": [
+            {
+                "provider_id": row.provider_id,
+                "provider_slug": row.provider_slug,
+                "state": row.state,
+                "since": _iso(row.since),
+                "failures": row.failures,
+                "outcomes": row.outcomes,
+                "next_probe_at": _iso(row.next_probe_at),
+            }
+            for row in rows
+        ],
+    }

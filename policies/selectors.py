@@ -27,7 +27,7 @@ from policies.engine import (
     resolve_override,
 )
 from policies.snapshot import current_snapshot
-from vocabulary import GradeBand, Region, Subject
+from vocabulary import GRADE_BAND_YOUNGEST_AGE, GradeBand, Region, Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +50,28 @@ def decision_preview(
 
 @dataclass(frozen=True, slots=True)
 class RegionProviders:
-    """The providers that may serve a region (active and compliant), and the others with why not."""
+    """The providers that may serve a region for a grade band (active and compliant), and the others
+    with why not. `grade_band` is the band judged: the one asked for, else the youngest band."""
 
     region: str
+    grade_band: str
     rule: RegionRule | None
     available: list[ProviderSpec]
     unavailable: list[PassedOver]
     snapshot: Snapshot
 
 
-def providers_available(*, region: str, snapshot: Snapshot | None = None) -> RegionProviders:
+def providers_available(*, region: str, grade_band: str = "", snapshot: Snapshot | None = None) -> RegionProviders:
+    """Without a band, the answer for the youngest band (the strictest)."""
     snapshot = snapshot or current_snapshot()
-    available, unavailable = available_providers(snapshot, region)
-    return RegionProviders(region, snapshot.rules.get(region), available, unavailable, snapshot)
+    band = grade_band or youngest_band()
+    available, unavailable = available_providers(snapshot, region, band)
+    return RegionProviders(region, band, snapshot.rules.get(region), available, unavailable, snapshot)
+
+
+def youngest_band() -> str:
+    """The grade band with the youngest students (the first in vocabulary order among equals)."""
+    return min(GradeBand.values, key=lambda band: GRADE_BAND_YOUNGEST_AGE[band])
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,19 @@ A client with a budget (`budget`: its terms, read with its key) has its spend of
 period read from PostgreSQL (`audit.spend`, one indexed row; none for a client without one) and
 passed to the engine (`budget_apply`): a spent budget refuses (`budget_exhausted`) or routes to the
 cheapest compliant provider, and every decision body shows the budget.
+
+Provider health (providers.health) enters like saturation: this worker's view of the providers that
+are not healthy (reread at most every PROVIDER_HEALTH_VIEW_SECONDS, so a warm dispatch with every
+provider healthy makes no extra round trip) is passed to the engine, which skips those cooling
+down (`unhealthy`). A provider whose cooldown is over is chosen as usual, then asked for one of
+its few probes (one round trip, only then); without one it is skipped like a cooling one. Health
+never adds a provider and never refuses: when every compliant one is unhealthy the engine serves
+the first, `degraded`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -43,7 +52,9 @@ from audit.services import dispatch_log_insert, dispatch_log_stored
 from audit.spend import client_spend_current
 from clients.keys import BudgetTerms
 from common.counters import DeferredHit
-from common.errors import IdempotencyConflict, ReplayNotCompliant
+from common.errors import DispatchError, IdempotencyConflict, ReplayNotCompliant
+from common.tracing import tracer
+from policies import telemetry
 from policies.engine import (
     BudgetState,
     Decision,
@@ -57,6 +68,7 @@ from policies.engine import (
 )
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
+from providers.health.services import PROBES_TAKEN, dispatch_health, provider_health_probe
 from providers.limits import dispatch_admit
 
 STATUS_ACCEPTED = 200
@@ -104,7 +116,47 @@ def dispatch(
     `client_hit`: the API client's request, counted here with the provider reservation (429 when
     it is over the client's rate: ClientThrottled, before anything is written). `snapshot`: the
     one this request already read (a page that showed the options first); else this worker's.
-    `budget`: the API client's budget terms, if it has one."""
+    `budget`: the API client's budget terms, if it has one. With tracing on (`common.tracing`), one
+    `dispatch` span with the decision's attributes (`policies.telemetry`)."""
+    arguments: dict[str, Any] = {
+        "context": context,
+        "override": override,
+        "request_id": request_id,
+        "client_ref": client_ref,
+        "fingerprint": fingerprint,
+        "saturated": saturated,
+        "client_hit": client_hit,
+        "snapshot": snapshot,
+        "budget": budget,
+    }
+    tracer_ = tracer()
+    if tracer_ is None:
+        return _dispatch(**arguments)
+    with tracer_.start_as_current_span("dispatch") as span:
+        span.set_attributes(
+            telemetry.request_attributes(context=context, client_ref=client_ref, override=bool(override))
+        )
+        try:
+            result = _dispatch(**arguments)
+        except DispatchError as exc:
+            span.set_attributes({"mds.refusal_code": exc.code, "mds.status": exc.status_code})
+            raise
+        span.set_attributes(telemetry.result_attributes(result))
+        return result
+
+
+def _dispatch(
+    *,
+    context: DispatchContext,
+    override: OverrideRequest | None = None,
+    request_id: uuid.UUID | None = None,
+    client_ref: str = "",
+    fingerprint: str,
+    saturated: Set[str] = frozenset(),
+    client_hit: DeferredHit | None = None,
+    snapshot: Snapshot | None = None,
+    budget: BudgetTerms | None = None,
+) -> DispatchResult:
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = snapshot or current_snapshot()
@@ -157,17 +209,33 @@ def _decide(
     """Resolve (and apply the client's budget), then reserve the chosen provider for `client_ref`; one
     at its rate limit (or at the client's share of its tokens) is passed over (re-resolve)."""
     skipped = set(saturated)
+    health = dispatch_health()
+    unhealthy = health.unhealthy
     while True:
         if override is None:
-            decision = resolve(context, snapshot, saturated=skipped)
+            decision = resolve(context, snapshot, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe)
         else:
-            decision = resolve_override(context, snapshot, override, saturated=skipped)
+            decision = resolve_override(
+                context, snapshot, override, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe
+            )
         if budget is not None:
-            decision = budget_apply(decision, snapshot, budget, saturated=skipped)
+            # The cheapest is chosen among healthy providers (else the decision's own stays); a spent
+            # budget's refusal is not degraded.
+            decision = budget_apply(decision, snapshot, budget, saturated=skipped | unhealthy.keys())
+            if decision.degraded and not decision.accepted:
+                decision = dataclasses.replace(decision, degraded=False)
         provider = decision.provider
         if provider is None or provider.id in skipped:
             dispatch_admit(client_ref=client_ref, client_hit=client_hit)  # 429 when the client is over
             return decision
+        if (
+            provider.id in health.probing
+            and not decision.degraded
+            and provider.id not in unhealthy
+            and not provider_health_probe(provider_id=provider.id)
+        ):
+            unhealthy = {**unhealthy, provider.id: PROBES_TAKEN}  # each pass removes one provider
+            continue
         if dispatch_admit(
             client_ref=client_ref,
             client_hit=client_hit,
@@ -196,7 +264,7 @@ def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapsho
             extra={"request_id": str(request_id)},
         )
     if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
-        why = why_not(snapshot, str(stored["provider_id"]), stored["region"])
+        why = why_not(snapshot, str(stored["provider_id"]), stored["region"], stored["grade_band"])
         if why is not None:
             raise ReplayNotCompliant(
                 f"the stored decision for request_id {request_id} named a provider that may no longer "

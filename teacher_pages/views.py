@@ -35,6 +35,7 @@ from teachers.selectors import (
     template_names,
 )
 from teachers.services import override_submit
+from vocabulary import GradeBand
 
 TeacherView = Callable[..., HttpResponse]
 PAGE_SIZE = 25
@@ -117,7 +118,12 @@ def _page(
     snapshot: Snapshot | None = None,
 ) -> HttpResponse:
     region = str(source.get("region", ""))
-    offered = providers_available(region=region if region in teacher.regions else teacher.regions[0], snapshot=snapshot)
+    band = str(source.get("grade_band", ""))
+    offered = providers_available(
+        region=region if region in teacher.regions else teacher.regions[0],
+        grade_band=band if band in GradeBand.values else "",  # without one: the youngest band
+        snapshot=snapshot,
+    )
     form.providers_offer(offered.available)
     if form.is_bound:  # a re-shown form is a new attempt: give it a new request id
         data = QueryDict(mutable=True)

@@ -3,8 +3,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
+from common.history_admin import HistoryAdmin
 from teachers.models import TeacherProfile
 from teachers.services import teacher_profile_save
 from vocabulary import Region
@@ -23,7 +23,7 @@ class TeacherProfileForm(forms.ModelForm):
 
 
 @admin.register(TeacherProfile)
-class TeacherProfileAdmin(SimpleHistoryAdmin):
+class TeacherProfileAdmin(HistoryAdmin):
     form = TeacherProfileForm
     list_display = ["external_id", "user", "school", "region_list", "created_at"]
     search_fields = ["external_id", "user__username", "user__email", "school"]

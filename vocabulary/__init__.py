@@ -29,6 +29,18 @@ class GradeBand(models.TextChoices):
     SPECIAL = "special", "Special needs"
 
 
+# The youngest age of each grade band (compliance's age rules read it; a band is "under 13" when its
+# youngest age is below 13). Special needs counts from 3, the youngest any band may hold.
+GRADE_BAND_YOUNGEST_AGE: dict[str, int] = {
+    GradeBand.EARLY_CHILDHOOD.value: 3,
+    GradeBand.ELEMENTARY.value: 6,
+    GradeBand.MIDDLE.value: 11,
+    GradeBand.HIGH.value: 14,
+    GradeBand.ADULT.value: 18,
+    GradeBand.SPECIAL.value: 3,
+}
+
+
 class Region(models.TextChoices):
     US_EAST = "us_east", "US East"
     US_WEST = "us_west", "US West"

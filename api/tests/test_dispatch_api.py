@@ -85,7 +85,7 @@ def test_replay_after_the_provider_was_blocked_is_409(api):
 def test_eu_west_never_gets_the_blocked_us_provider(api):
     body = post(api, {"subject": "science", "grade_band": "high", "region": "eu_west"}).json()
     assert body["provider_slug"] == "local-eu-provider"
-    reasons = {step["name"]: step["reason"] for step in body["explanation"]["passed_over"]}
+    reasons = {step.get("slug", step["name"]): step["reason"] for step in body["explanation"]["passed_over"]}
     assert reasons["openai-gpt4"] == "not_in_allowed_list"
 
 
@@ -108,7 +108,7 @@ def test_region_without_routing_rule_is_refused_and_logged(api):
         ({**BASIC, "region": "mars"}, "region", "allowed values: us_east"),
         ({"grade_band": "high", "region": "us_east"}, "subject", "required"),
         ({**BASIC, "colour": "blue"}, "colour", "Unknown field"),
-        ({**BASIC, "teacher_override": "maybe"}, "teacher_override", "valid boolean"),
+        ({**BASIC, "teacher_override": "maybe"}, "teacher_override", "Expected true or false"),
         ({**BASIC, "teacher_override": True}, "override_provider_id", "Required when teacher_override"),
         (
             {
@@ -167,10 +167,21 @@ def test_malformed_request_id_is_400(api):
 def test_providers_lists_only_compliant_providers_of_the_region(api):
     body = api.get("/providers?region=eu_west").json()
     assert [p["slug"] for p in body["providers"]] == ["local-eu-provider"]
-    unavailable = {u["name"]: u["reason"] for u in body["unavailable"]}
+    unavailable = {u["slug"]: u["reason"] for u in body["unavailable"]}
     assert unavailable["us-only-provider"] == "blocked_in_region"
-    us_east = [p["slug"] for p in api.get("/providers?region=us_east").json()["providers"]]
-    assert set(us_east) == {"openai-gpt4", "anthropic-claude", "microsoft-copilot", "us-only-provider"}
+    elementary = api.get("/providers?region=us_east&grade_band=elementary").json()
+    assert elementary["grade_band"] == "elementary"
+    assert {p["slug"] for p in elementary["providers"]} == {
+        "openai-gpt4",
+        "anthropic-claude",
+        "microsoft-copilot",
+        "us-only-provider",
+    }
+    # Issue 16: without a band, the youngest (early childhood, 3): OpenAI's agreement covers 5 and up.
+    youngest = api.get("/providers?region=us_east").json()
+    assert youngest["grade_band"] == "early_childhood"
+    assert {p["slug"] for p in youngest["providers"]} == {"anthropic-claude", "microsoft-copilot", "us-only-provider"}
+    assert {u["name"]: u["reason"] for u in youngest["unavailable"]}["openai-gpt4"] == "below_provider_minimum_age"
 
 
 @pytest.mark.parametrize("query", ["", "?region=atlantis", "?region=us_east&extra=1"])
@@ -232,5 +243,5 @@ def test_response_body_is_compact_json(api):
 def test_teacher_override_takes_only_a_json_boolean(api, value):
     response = post(api, {**BASIC, "teacher_override": value})
     assert response.status_code == 400
-    assert "valid boolean" in response.json()["error"]["fields"]["teacher_override"][0]
+    assert "Expected true or false" in response.json()["error"]["fields"]["teacher_override"][0]
     assert DispatchLog.objects.count() == 0

@@ -24,13 +24,13 @@ from django.contrib.admin.utils import unquote
 from django.db import IntegrityError, router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from authoring import deletion
 from authoring.changes import GOVERNED, ChangeRefused, approval_required, change_propose, document_of
 from authoring.documents import DocumentInvalid
 from authoring.refusals import integrity_problems
 from authoring.validators import AuthoringError, Problems
+from common.history_admin import HistoryAdmin
 from policies.engine import Snapshot
 from policies.snapshot import snapshot_build
 
@@ -41,7 +41,7 @@ _ORIGINAL_KEY = "_authoring_original_key"
 REFUSED = "Nothing was saved: this change was refused when it was written, because the data changed meanwhile."
 
 
-class AuthoringAdmin(SimpleHistoryAdmin):
+class AuthoringAdmin(HistoryAdmin):
     """Refused writes come back as form errors; deletes ask for a reason and show coverage loss."""
 
     delete_confirmation_template = "admin/policies/authoring_delete_confirmation.html"

@@ -46,7 +46,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="break glass")
     def glass(self, obj: ChangeRequest) -> str:
-        return format_html('<strong class="break-glass">BREAK GLASS</strong>') if obj.break_glass else ""
+        return format_html('<strong class="{}">{}</strong>', "break-glass", "BREAK GLASS") if obj.break_glass else ""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # proposed from the authored models' own forms, or import_policies --propose

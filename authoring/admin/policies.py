@@ -243,10 +243,18 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
         "data_residency_required",
         "encryption_required",
         "frameworks",
+        "under_13",
+        "agreement_required",
         "allowed",
         "blocked",
     ]
-    list_filter = ["data_residency_required", "encryption_required", "audit_logging_required", "region"]
+    list_filter = [
+        "data_residency_required",
+        "encryption_required",
+        "audit_logging_required",
+        "agreement_required",
+        "region",
+    ]
     search_fields = ["region", "data_center", "allowed_providers__slug", "blocked_providers__slug"]
     autocomplete_fields = ["allowed_providers", "blocked_providers"]
     fieldsets = [
@@ -259,6 +267,8 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
                     "encryption_required",
                     "audit_logging_required",
                     "compliance_frameworks",
+                    "under_13_frameworks",
+                    "agreement_required",
                 ]
             },
         ),
@@ -272,6 +282,10 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
     @admin.display(description="frameworks")
     def frameworks(self, obj: RegionalRouting) -> str:
         return ", ".join(obj.compliance_frameworks or [])
+
+    @admin.display(description="under 13 also")
+    def under_13(self, obj: RegionalRouting) -> str:
+        return ", ".join(obj.under_13_frameworks or []) or "—"
 
     @admin.display(description="allowed (empty = any)")
     def allowed(self, obj: RegionalRouting) -> str:

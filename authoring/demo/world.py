@@ -8,14 +8,16 @@ loading the demo again leaves their decision standing (issue 12, finding 4).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from common.clock import service_today
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import Agreement, ModelProvider, PromptTemplate
 
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "dispatch-demo-admin"  # noqa: S105 - a documented demo credential
@@ -23,6 +25,7 @@ DEMO_ADMIN_PASSWORD = "dispatch-demo-admin"  # noqa: S105 - a documented demo cr
 PROVIDERS: list[dict[str, Any]] = [
     dict(
         slug="openai-gpt4",
+        minimum_user_age=13,
         name="OpenAI GPT-4",
         vendor="OpenAI",
         model_name="gpt-4",
@@ -36,6 +39,7 @@ PROVIDERS: list[dict[str, Any]] = [
     ),
     dict(
         slug="anthropic-claude",
+        minimum_user_age=18,
         name="Anthropic Claude",
         vendor="Anthropic",
         model_name="claude",
@@ -49,6 +53,7 @@ PROVIDERS: list[dict[str, Any]] = [
     ),
     dict(
         slug="microsoft-copilot",
+        minimum_user_age=13,
         name="Microsoft Copilot",
         vendor="Microsoft",
         model_name="copilot",
@@ -62,6 +67,7 @@ PROVIDERS: list[dict[str, Any]] = [
     ),
     dict(
         slug="google-gemini",
+        minimum_user_age=13,
         name="Google Gemini",
         vendor="Google",
         model_name="gemini-pro",
@@ -75,6 +81,7 @@ PROVIDERS: list[dict[str, Any]] = [
     ),
     dict(
         slug="aws-bedrock",
+        minimum_user_age=18,
         name="AWS Bedrock",
         vendor="Amazon",
         model_name="bedrock",
@@ -145,7 +152,9 @@ REGIONS: list[dict[str, Any]] = [
         region="us_east",
         data_center="Virginia",
         residency=False,
-        frameworks=["FERPA", "COPPA"],
+        frameworks=["FERPA"],
+        under_13=["COPPA"],  # COPPA protects children under 13: required only when the band is
+        agreement_required=True,  # every provider needs a signed data privacy agreement here
         allowed=["openai-gpt4", "anthropic-claude", "microsoft-copilot", "us-only-provider"],
         blocked=[],
     ),
@@ -204,6 +213,58 @@ TEMPLATES: list[dict[str, Any]] = [
         subject="",
         grade_band="",
         body="You are a helpful, age-appropriate tutor. Never ask for personal information.",
+    ),
+]
+
+# Data privacy agreements; dates are days from the day the demo is loaded (the first one ends within
+# 30 days, so the admin's compliance calendar has something to show). OpenAI's covers students from
+# 5, so in us_east the youngest bands (3) lose every subject whose only provider is OpenAI: the
+# coverage map's age gap.
+AGREEMENTS: list[dict[str, Any]] = [
+    dict(
+        reference="NDPA 2026 — OpenAI",
+        provider="openai-gpt4",
+        regions=["us_east"],
+        signed=-340,
+        expires=20,
+        min_age=5,
+        notes="National Data Privacy Agreement v2; renewal under review by the district's counsel.",
+    ),
+    dict(
+        reference="NDPA 2026 — Anthropic",
+        provider="anthropic-claude",
+        regions=["us_east", "us_west"],
+        signed=-200,
+        expires=530,
+        min_age=3,
+        notes="Lowers Anthropic's 18+ terms for supervised classroom use.",
+    ),
+    dict(
+        reference="NDPA 2026 — Microsoft",
+        provider="microsoft-copilot",
+        regions=["us_east"],
+        signed=-120,
+        expires=610,
+        min_age=3,
+        notes="",
+    ),
+    dict(
+        reference="CSDPA — Google Gemini",
+        provider="google-gemini",
+        regions=["us_west"],
+        signed=-90,
+        expires=None,
+        min_age=3,
+        notes="California Student Data Privacy Agreement.",
+    ),
+    dict(
+        reference="Ed Law 2-d — US-Only LLM",
+        provider="us-only-provider",
+        regions=[],
+        signed=-400,
+        expires=None,
+        min_age=0,
+        notes="New York Education Law 2-d rider; covers every region the vendor serves.",
     ),
 ]
 
@@ -270,6 +331,7 @@ def demo_world_load() -> dict[str, int]:
                 tokens_per_minute=spec["tpm"],
                 cost_per_1k_input_tokens=Decimal(spec["cost_in"]),
                 cost_per_1k_output_tokens=Decimal(spec["cost_out"]),
+                minimum_user_age=spec.get("minimum_user_age", 0),
             ),
         )
     templates = {}
@@ -286,11 +348,28 @@ def demo_world_load() -> dict[str, int]:
                 encryption_required=True,
                 audit_logging_required=True,
                 compliance_frameworks=spec["frameworks"],
+                under_13_frameworks=spec.get("under_13", []),
+                agreement_required=spec.get("agreement_required", False),
             ),
         )
         if created:
             rule.allowed_providers.set([providers[slug] for slug in spec["allowed"]])
             rule.blocked_providers.set([providers[slug] for slug in spec["blocked"]])
+    today = service_today()
+    for spec in AGREEMENTS:
+        Agreement.objects.get_or_create(
+            reference=spec["reference"],
+            defaults=dict(
+                provider=providers[spec["provider"]],
+                regions=spec["regions"],
+                signed_on=today + timedelta(days=spec["signed"]),
+                expires_on=today + timedelta(days=spec["expires"]) if spec["expires"] is not None else None,
+                min_age_covered=spec["min_age"],
+                document_url="https://privacy.example.org/agreements/"
+                + spec["reference"].split(" — ")[-1].lower().replace(" ", "-"),
+                notes=spec["notes"],
+            ),
+        )
     for spec in POLICIES:
         policy, created = DispatchPolicy.objects.get_or_create(
             name=spec["name"],
@@ -320,5 +399,6 @@ def demo_world_load() -> dict[str, int]:
         "providers": len(providers),
         "templates": len(templates),
         "regions": len(REGIONS),
+        "agreements": len(AGREEMENTS),
         "policies": len(POLICIES),
     }

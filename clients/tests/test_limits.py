@@ -31,7 +31,7 @@ def world():
 
 
 def passed_over(body: dict) -> dict[str, str]:
-    return {step["name"]: step["reason"] for step in body["explanation"]["passed_over"]}
+    return {step.get("slug", step["name"]): step["reason"] for step in body["explanation"]["passed_over"]}
 
 
 def test_a_client_over_its_rate_gets_429_with_retry_after(world):

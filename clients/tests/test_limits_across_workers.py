@@ -46,7 +46,7 @@ def test_a_provider_at_its_rpm_is_passed_over_to_its_fallback_across_two_workers
     assert slugs.count("openai-gpt4") == 4 and slugs.count("anthropic-claude") == 8, slugs
     for _, body in results:
         if body["provider_slug"] == "anthropic-claude":
-            assert {s["name"]: s["reason"] for s in body["explanation"]["passed_over"]} == {
+            assert {s.get("slug", s["name"]): s["reason"] for s in body["explanation"]["passed_over"]} == {
                 "openai-gpt4": "rate_limited"
             }
     assert len(served_by(log_path, "/dispatch")) == 2, log_path.read_text()

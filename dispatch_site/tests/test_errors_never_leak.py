@@ -104,3 +104,24 @@ def test_a_statement_timeout_is_a_503_but_not_an_outage(client):
     response = client.get("/crash/db-slow")
     assert response.status_code == 503 and response.json()["error"]["code"] == "database_unavailable"
     assert not outage_active()
+
+
+@override_settings(DEBUG=False)
+def test_a_page_asked_for_by_a_browser_gets_an_html_500_with_the_request_id(client, caplog):
+    request_id = str(uuid.uuid4())
+    with caplog.at_level(logging.ERROR):
+        response = client.get(f"/crash/page?request_id={request_id}", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+    text = response.content.decode()
+    assert "<h1>Something went wrong on our side</h1>" in text and request_id in text
+    assert_no_leak(text)
+    assert any(request_id in r.getMessage() for r in caplog.records if r.name == "dispatch.errors")
+
+
+@override_settings(DEBUG=False)
+def test_the_api_keeps_its_json_500_even_for_a_browser(client):
+    response = client.get("/crash/api", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "server_error"

@@ -101,3 +101,54 @@ def test_start_script_refuses_to_seed_the_demo_under_production_settings(tmp_pat
         assert db.execute("SELECT count(*) FROM model_providers").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM api_clients").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM auth_user").fetchone() == (0,)
+
+
+@pytest.mark.slow
+def test_the_banner_prints_the_real_address_and_says_ready_only_once_it_answers(tmp_path):
+    """`make run` with PORT set (issue 18, finding 9): every address printed is the live one, and
+    the ready line comes once /readyz answers, after gunicorn's "Listening" and workers' boot."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        "SEED_DEMO": "1",
+        "PYTHON": sys.executable,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_ACCESS_LOG": "",
+    }
+    process = subprocess.Popen(  # noqa: S603 - our own script
+        [str(ROOT / "bin" / "start")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # bounded by the poller's own limit (300 s), then it says so
+            lines.append(line.rstrip())
+            if "Service ready" in line or "still not answering" in line:
+                break
+        output = "\n".join(lines)
+        assert lines and lines[-1] == (
+            f"Model Dispatch Service ready: {base}/  (admin {base}/admin/, teacher form {base}/teacher/,"
+            f" API docs {base}/docs)"
+        ), output
+        # Ready means answering: no retry here.
+        with urllib.request.urlopen(base + "/readyz", timeout=10) as response:  # noqa: S310 - loopback
+            assert response.status == 200
+        assert f"Admin: {base}/admin/" in output and f"Teacher: {base}/teacher/" in output
+        assert "8002" not in output
+        listening = next(i for i, line in enumerate(lines) if "Listening at" in line)
+        assert f"Listening at: {base}" in lines[listening]
+        assert listening < len(lines) - 1
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)

@@ -6,8 +6,8 @@ teacher form all get the same answer for the same snapshot.
 """
 
 from policies.engine.budget import budget_apply
-from policies.engine.compliance import ProviderSpec, RegionRule
-from policies.engine.resolve import available_providers, resolve, resolve_override, why_not
+from policies.engine.compliance import AgreementSpec, Judgement, ProviderSpec, RegionRule
+from policies.engine.resolve import available_providers, judgement, resolve, resolve_override, why_not
 from policies.engine.types import (
     LEVELS,
     BudgetState,
@@ -21,9 +21,11 @@ from policies.engine.types import (
 
 __all__ = [
     "LEVELS",
+    "AgreementSpec",
     "BudgetState",
     "Decision",
     "DispatchContext",
+    "Judgement",
     "OverrideRequest",
     "PassedOver",
     "PolicySpec",
@@ -32,6 +34,7 @@ __all__ = [
     "Snapshot",
     "available_providers",
     "budget_apply",
+    "judgement",
     "resolve",
     "resolve_override",
     "why_not",

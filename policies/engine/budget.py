@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Set
 
 from policies.engine.compliance import ProviderSpec
-from policies.engine.resolve import candidate_policies
+from policies.engine.resolve import candidate_policies, judgement
 from policies.engine.types import (
     ON_EXHAUSTED_CHEAPEST,
     REASON_NOT_CHEAPEST,
@@ -50,6 +50,7 @@ def budget_apply(
         return dataclasses.replace(
             decision,
             provider=None,
+            agreement=None,
             budget=budget,
             refusal_code=REFUSAL_BUDGET_EXHAUSTED,
             refusal_detail=f"{spent}; dispatch resumes when the period ends or the budget is raised",
@@ -73,11 +74,13 @@ def budget_apply(
         detail=f"{spent}: {decision.provider.slug} costs {price_per_1k(decision.provider):g} per 1k input + output "
         f"tokens, {chosen.slug} {price_per_1k(chosen):g}",
         policy_id=decision.policy.id,
+        provider_name=decision.provider.name,
     )
     return dataclasses.replace(
         decision,
         policy=policy,
         provider=chosen,
+        agreement=judgement(snapshot, chosen.id, decision.context.region, decision.context.grade_band).agreement,
         level=level,
         passed_over=(*decision.passed_over, passed),
         budget=budget,
@@ -91,14 +94,15 @@ def _cheapest(
 ) -> tuple[ProviderSpec, PolicySpec, str] | None:
     """The cheapest compliant, unsaturated provider of every matching policy's chain, with its policy
     and level; the first in resolution order on a tie."""
-    table = snapshot.noncompliance.get(decision.context.region)
+    table = snapshot.judgements(decision.context.region, decision.context.grade_band)
     if table is None:
         return None
     best: tuple[float, ProviderSpec, PolicySpec, str] | None = None
     for level, policy in candidate_policies(decision.context, snapshot):
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
-            if provider is None or provider_id in saturated or table.get(provider_id, ("unknown", "")) is not None:
+            judged = table.get(provider_id)
+            if provider is None or provider_id in saturated or judged is None or judged.why is not None:
                 continue
             price = price_per_1k(provider)
             if best is None or price < best[0]:

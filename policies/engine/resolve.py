@@ -1,19 +1,23 @@
 """resolve(context, snapshot) -> Decision: the resolution rules of the product, in one place.
 
-Compliance itself (may this provider serve this region?) is judged once per snapshot
-(`policies.engine.compliance`); resolution reads that judgement (`why_not`).
+Compliance itself (may this provider serve this region, for this grade band, on the snapshot's
+date?) is judged once per snapshot and (region, band) (`policies.engine.compliance`); resolution
+reads that judgement (`why_not`), and a decision names the agreement its provider relies on.
 
 1. Candidate policies: exact (subject + grade band + region), then subject + grade band, then
    subject only, then the default policy; within a level, higher priority first.
 2. Each candidate's chain (primary, then fallbacks in order) is checked against the region's
-   routing rule; the first compliant provider that is not at its rate limit wins.
+   routing rule; the first compliant provider that is not at its rate limit and not unhealthy
+   wins. Health (`unhealthy`, an input like saturation) never adds a provider and never refuses:
+   when every compliant, unsaturated provider of every candidate is unhealthy, the first of them
+   serves and the decision is `degraded`.
 3. A policy whose chain yields nothing is passed over for the next candidate.
 4. No routing rule for the region, or no compliant provider anywhere: a refusal.
 
-Each context is walked once per snapshot without saturation and the decision kept in
-`snapshot.compiled`; saturation can only change a decision whose provider is saturated (every
-provider before it was non-compliant, which saturation does not change), so only then is the
-context walked again with it.
+Each context is walked once per snapshot without saturation or health and the decision kept in
+`snapshot.compiled`; saturation and health can only change a decision whose provider is saturated
+or unhealthy (every provider before it was non-compliant, which they do not change), so only then
+is the context walked again with them.
 
 An override is checked against the decision the same context would get without it: the caller
 must be authorised to act for the teacher (first, so a caller that is not learns nothing about the
@@ -26,9 +30,10 @@ compliant in the region. A provider blocked in a region is never returned for th
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Set
+from collections.abc import Iterator, Mapping, Set
+from types import MappingProxyType
 
-from policies.engine.compliance import REASON_UNKNOWN, ProviderSpec
+from policies.engine.compliance import REASON_UNKNOWN, Judgement, ProviderSpec
 from policies.engine.types import (
     LEVEL_DEFAULT,
     LEVEL_EXACT,
@@ -37,6 +42,7 @@ from policies.engine.types import (
     MIN_JUSTIFICATION_LENGTH,
     REASON_NO_COMPLIANT_PROVIDER,
     REASON_RATE_LIMITED,
+    REASON_UNHEALTHY,
     REFUSAL_JUSTIFICATION,
     REFUSAL_NO_COMPLIANT_PROVIDER,
     REFUSAL_NO_POLICY,
@@ -56,6 +62,7 @@ from policies.engine.types import (
 )
 
 _NO_SATURATION: frozenset[str] = frozenset()
+_NO_HEALTH_ISSUES: Mapping[str, str] = MappingProxyType({})
 _COMPILED_MAX = 100_000  # contexts kept per snapshot; the vocabulary allows a few hundred
 
 
@@ -64,20 +71,24 @@ def resolve(
     snapshot: Snapshot,
     *,
     saturated: Set[str] = _NO_SATURATION,
+    unhealthy: Mapping[str, str] = _NO_HEALTH_ISSUES,
+    next_probe: Mapping[str, str] = _NO_HEALTH_ISSUES,
 ) -> Decision:
     """Decide which policy and provider serve `context`.
 
     `saturated` names providers currently at their rate limit; they are skipped like
-    non-compliant ones, with their own reason.
+    non-compliant ones, with their own reason. `unhealthy` names providers cooling down (id -> what
+    the explanation says, e.g. when it will be probed; `next_probe`: id -> that time, ISO 8601):
+    skipped too, unless every compliant one is (then the first serves, `degraded`).
     """
     decision = snapshot.compiled.get(context)
     if decision is None:
-        decision = _walk(context, snapshot, _NO_SATURATION)
+        decision = _walk(context, snapshot, _NO_SATURATION, _NO_HEALTH_ISSUES, _NO_HEALTH_ISSUES)
         if len(snapshot.compiled) < _COMPILED_MAX:
             snapshot.compiled[context] = decision
-    if decision.provider is None or not saturated or decision.provider.id not in saturated:
+    if decision.provider is None or (decision.provider.id not in saturated and decision.provider.id not in unhealthy):
         return decision
-    return _walk(context, snapshot, saturated)
+    return _walk(context, snapshot, saturated, unhealthy, next_probe)
 
 
 def candidate_policies(context: DispatchContext, snapshot: Snapshot) -> Iterator[tuple[str, PolicySpec]]:
@@ -94,19 +105,33 @@ def candidate_policies(context: DispatchContext, snapshot: Snapshot) -> Iterator
             yield level, policy
 
 
-def why_not(snapshot: Snapshot, provider_id: str, region: str) -> tuple[str, str] | None:
-    """Why a provider may not serve a region (code, detail), or None when it may: the snapshot's
-    judgement (`Snapshot.noncompliance`), or why there is none to read."""
-    table = snapshot.noncompliance.get(region)
+def why_not(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> tuple[str, str] | None:
+    """Why a provider may not serve a region for a grade band (code, detail), or None when it may:
+    the snapshot's judgement (`Snapshot.judgements`), or why there is none to read. Without a band,
+    the answer for the youngest band (the strictest)."""
+    return judgement(snapshot, provider_id, region, grade_band).why
+
+
+def judgement(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> Judgement:
+    """`why_not` with the agreement a compliant provider relies on."""
+    table = snapshot.judgements(region, grade_band)
     if table is None:
-        return REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"
-    if provider_id not in table:
-        return REASON_UNKNOWN, f"provider {provider_id} does not exist"
-    return table[provider_id]
+        return Judgement((REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"))
+    found = table.get(provider_id)
+    if found is None:
+        return Judgement((REASON_UNKNOWN, f"provider {provider_id} does not exist"))
+    return found
 
 
-def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> Decision:
-    """Walk the candidates in order to the first compliant, unsaturated provider."""
+def _walk(
+    context: DispatchContext,
+    snapshot: Snapshot,
+    saturated: Set[str],
+    unhealthy: Mapping[str, str],
+    next_probe: Mapping[str, str],
+) -> Decision:
+    """Walk the candidates in order to the first compliant, unsaturated, healthy provider; else
+    the first compliant, unsaturated one that is unhealthy (degraded); else a refusal."""
     rule = snapshot.rules.get(context.region)
     if rule is None:
         return Decision(
@@ -114,17 +139,42 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
             refusal_code=REFUSAL_REGION_NOT_CONFIGURED,
             refusal_detail=f"{context.region} has no regional routing rule, so no provider may serve it",
         )
-    table = snapshot.noncompliance[context.region]
+    table = snapshot.judgements(context.region, context.grade_band) or {}
     passed: list[PassedOver] = []
     candidates = 0
+    fallback: Decision | None = None  # the first compliant provider skipped only for its health
     for level, policy in candidate_policies(context, snapshot):
         candidates += 1
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
-            why = table.get(provider_id, (REASON_UNKNOWN, f"provider {provider_id} does not exist"))
+            judged = table.get(provider_id)
+            why = judged.why if judged else (REASON_UNKNOWN, f"provider {provider_id} does not exist")
             if why is None and provider_id in saturated:
                 slug = provider.slug if provider else provider_id
                 why = (REASON_RATE_LIMITED, f"{slug} is at its rate limit")
+            if why is None and provider is not None and provider_id in unhealthy:
+                if fallback is None:
+                    fallback = Decision(
+                        context=context,
+                        policy=policy,
+                        provider=provider,
+                        level=level,
+                        passed_over=tuple(passed),
+                        region_rule=rule,
+                        degraded=True,
+                    )
+                passed.append(
+                    PassedOver(
+                        kind="provider",
+                        id=provider_id,
+                        name=provider.slug,
+                        reason=REASON_UNHEALTHY,
+                        detail=f"{provider.slug} is {unhealthy[provider_id]}",
+                        policy_id=policy.id,
+                        next_probe_at=next_probe.get(provider_id, ""),
+                    )
+                )
+                continue
             if why is None and provider is not None:
                 return Decision(
                     context=context,
@@ -133,6 +183,7 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                     level=level,
                     passed_over=tuple(passed),
                     region_rule=rule,
+                    agreement=judged.agreement if judged else None,
                 )
             passed.append(
                 PassedOver(
@@ -142,6 +193,7 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                     reason=why[0] if why else REASON_UNKNOWN,
                     detail=why[1] if why else "",
                     policy_id=policy.id,
+                    provider_name=provider.name if provider else "",
                 )
             )
         passed.append(
@@ -153,6 +205,8 @@ def _walk(context: DispatchContext, snapshot: Snapshot, saturated: Set[str]) -> 
                 detail=f"no provider of {policy.name!r} may serve {context.region}",
             )
         )
+    if fallback is not None:
+        return fallback  # health never refuses: every compliant provider is unhealthy
     if not candidates:
         return Decision(
             context=context,
@@ -181,9 +235,12 @@ def resolve_override(
     override: OverrideRequest,
     *,
     saturated: Set[str] = _NO_SATURATION,
+    unhealthy: Mapping[str, str] = _NO_HEALTH_ISSUES,
+    next_probe: Mapping[str, str] = _NO_HEALTH_ISSUES,
 ) -> Decision:
-    """Decide a teacher's override: the policy's decision with the teacher's provider, or a refusal."""
-    base = resolve(context, snapshot, saturated=saturated)
+    """Decide a teacher's override: the policy's decision with the teacher's provider, or a refusal.
+    The teacher's provider is served even when unhealthy (health never refuses), `degraded`."""
+    base = resolve(context, snapshot, saturated=saturated, unhealthy=unhealthy, next_probe=next_probe)
     if not override.client_authorised:
         return _refuse(
             base,
@@ -225,7 +282,8 @@ def resolve_override(
         return _refuse(
             base, override, REFUSAL_OVERRIDE_PROVIDER_UNKNOWN, f"no provider has id or slug {override.provider_id!r}"
         )
-    why = why_not(snapshot, provider.id, context.region)
+    judged = judgement(snapshot, provider.id, context.region, context.grade_band)
+    why = judged.why
     if why is None and provider.id in saturated:
         why = (REASON_RATE_LIMITED, f"{provider.slug} is at its rate limit")
     if why is not None:
@@ -238,6 +296,8 @@ def resolve_override(
         passed_over=base.passed_over,
         override=override,
         region_rule=base.region_rule,
+        agreement=judged.agreement,
+        degraded=provider.id in unhealthy,
     )
 
 
@@ -281,14 +341,19 @@ def _summary(passed: list[PassedOver]) -> str:
     return "providers passed over: " + ", ".join(reasons) if reasons else "no providers in their chains"
 
 
-def available_providers(snapshot: Snapshot, region: str) -> tuple[list[ProviderSpec], list[PassedOver]]:
-    """Providers that may serve `region` (by name), and the others with why not."""
+def available_providers(
+    snapshot: Snapshot, region: str, grade_band: str = ""
+) -> tuple[list[ProviderSpec], list[PassedOver]]:
+    """Providers that may serve `region` for `grade_band` (by name), and the others with why not.
+    Without a band, the answer for the youngest band."""
     available: list[ProviderSpec] = []
     unavailable: list[PassedOver] = []
     for provider in sorted(snapshot.providers.values(), key=lambda p: (p.name, p.slug)):
-        why = why_not(snapshot, provider.id, region)
+        why = why_not(snapshot, provider.id, region, grade_band)
         if why is None:
             available.append(provider)
         else:
-            unavailable.append(PassedOver("provider", provider.id, provider.slug, why[0], why[1]))
+            unavailable.append(
+                PassedOver("provider", provider.id, provider.slug, why[0], why[1], provider_name=provider.name)
+            )
     return available, unavailable

@@ -10,12 +10,20 @@ resolve is one dictionary lookup whatever the number of policies.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from policies.engine.compliance import ProviderSpec, RegionRule, provider_noncompliance
+from policies.engine.compliance import (
+    AgreementSpec,
+    Judgement,
+    ProviderSpec,
+    RegionRule,
+    agreements_next_change,
+    provider_judgement,
+)
 
 # Resolution levels, most specific first. A policy's level follows from which of its
 # subject / grade band / region are set ("" means "any").
@@ -27,6 +35,9 @@ LEVELS: tuple[str, ...] = (LEVEL_EXACT, LEVEL_SUBJECT_GRADE, LEVEL_SUBJECT, LEVE
 
 # Why a provider is passed over besides compliance (whose codes are `compliance.REASON_*`).
 REASON_RATE_LIMITED = "rate_limited"
+# Cooling down after provider-side failures (or its probes are taken): skipped unless every
+# compliant provider is, then the first compliant one serves, `degraded`.
+REASON_UNHEALTHY = "unhealthy"
 # Why a policy is passed over.
 REASON_NO_COMPLIANT_PROVIDER = "no_compliant_provider_in_chain"
 
@@ -50,6 +61,7 @@ ON_EXHAUSTED_REFUSE = "refuse"
 ON_EXHAUSTED_CHEAPEST = "cheapest"
 
 MIN_JUSTIFICATION_LENGTH = 20
+_JUDGED_MAX = 10_000  # (region, grade band) tables kept per snapshot; the vocabulary allows ~60
 
 
 def policy_level(subject: str, grade_band: str, region: str) -> str | None:
@@ -118,19 +130,30 @@ class PolicySpec(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The authored world at one version, indexed for resolution.
+    """The authored world at one version, for one UTC date, indexed for resolution.
 
     `policies` holds active policies only; inactive ones are dropped when the snapshot is built.
+    `on` is the UTC date the snapshot judges agreements for (None: no agreement is in force);
+    `band_ages` the youngest age of each grade band (a band it does not name counts as age 0, the
+    strictest; "" means the youngest band). `valid_until` is the first date after `on` on which an
+    agreement starts or ends: from then on the snapshot is wrong and must be rebuilt.
     """
 
     providers: Mapping[str, ProviderSpec]
     policies: tuple[PolicySpec, ...]
     rules: Mapping[str, RegionRule]
     version: int = 0
+    agreements: tuple[AgreementSpec, ...] = ()
+    band_ages: Mapping[str, int] = field(default_factory=dict)
+    on: datetime.date | None = None
     # Derived indexes, computed in __post_init__.
     by_shape: Mapping[tuple[str, str, str], tuple[PolicySpec, ...]] = field(init=False, repr=False)
     by_slug: Mapping[str, ProviderSpec] = field(init=False, repr=False)
-    noncompliance: Mapping[str, Mapping[str, tuple[str, str] | None]] = field(init=False, repr=False)
+    by_provider_agreements: Mapping[str, tuple[AgreementSpec, ...]] = field(init=False, repr=False)
+    valid_until: datetime.date | None = field(init=False, repr=False)
+    # Per-(region, grade band) judgements of every provider, filled on first sight (a cache, like
+    # `compiled`; at most regions x bands tables). Read through `judgements`.
+    judged: dict[tuple[str, str], Mapping[str, Judgement]] = field(init=False, repr=False, compare=False)
     # Per-context decisions without saturation, filled by `resolve` on first sight (a cache: the
     # snapshot's meaning never changes). Bounded: contexts come from a closed vocabulary.
     compiled: dict[DispatchContext, Decision] = field(init=False, repr=False, compare=False)
@@ -144,14 +167,42 @@ class Snapshot:
         by_shape = {
             shape: tuple(sorted(group, key=lambda p: (-p.priority, p.name, p.id))) for shape, group in grouped.items()
         }
-        noncompliance = {
-            region: {pid: provider_noncompliance(p, rule) for pid, p in self.providers.items()}
-            for region, rule in self.rules.items()
-        }
+        by_provider: dict[str, list[AgreementSpec]] = {}
+        for agreement in self.agreements:
+            by_provider.setdefault(agreement.provider_id, []).append(agreement)
         object.__setattr__(self, "by_shape", by_shape)
         object.__setattr__(self, "by_slug", {p.slug: p for p in self.providers.values()})
-        object.__setattr__(self, "noncompliance", noncompliance)
+        object.__setattr__(self, "by_provider_agreements", {k: tuple(v) for k, v in by_provider.items()})
+        object.__setattr__(
+            self, "valid_until", agreements_next_change(self.agreements, self.on) if self.on is not None else None
+        )
+        object.__setattr__(self, "judged", {})
         object.__setattr__(self, "compiled", {})
+
+    def youngest_age(self, grade_band: str) -> int:
+        """The youngest age of a grade band ("": the youngest band; unknown: 0, the strictest)."""
+        if not grade_band:
+            return min(self.band_ages.values(), default=0)
+        return self.band_ages.get(grade_band, 0)
+
+    def judgements(self, region: str, grade_band: str) -> Mapping[str, Judgement] | None:
+        """Every provider judged for a request of `grade_band` in `region` (None: no routing rule)."""
+        rule = self.rules.get(region)
+        if rule is None:
+            return None
+        key = (region, grade_band)
+        table = self.judged.get(key)
+        if table is None:
+            age = self.youngest_age(grade_band)
+            table = {
+                pid: provider_judgement(
+                    p, rule, youngest_age=age, agreements=self.by_provider_agreements.get(pid, ()), on=self.on
+                )
+                for pid, p in self.providers.items()
+            }
+            if len(self.judged) < _JUDGED_MAX:
+                self.judged[key] = table
+        return table
 
     def provider(self, key: str) -> ProviderSpec | None:
         """A provider by id or slug."""
@@ -182,10 +233,12 @@ class PassedOver:
 
     kind: str  # "policy" or "provider"
     id: str
-    name: str
+    name: str  # a policy's name; a provider's slug
     reason: str
     detail: str
     policy_id: str = ""  # for providers: the policy whose chain was being walked
+    next_probe_at: str = ""  # unhealthy: when it will be probed (ISO 8601), if known
+    provider_name: str = ""  # for providers: the display name (the API's `name`; the slug is its `slug`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +252,9 @@ class Decision:
     refusal_detail: str = ""
     override: OverrideRequest | None = None
     region_rule: RegionRule | None = None
+    agreement: AgreementSpec | None = None  # the agreement the provider's compliance relies on
+    # Served although unhealthy: every compliant provider of every candidate was cooling down.
+    degraded: bool = False
     budget: BudgetState | None = None  # the client's, when it has one
     budget_rule: str = ""  # why a spent budget changed the provider (the explanation says so)
 

@@ -6,6 +6,13 @@ every `SNAPSHOT_CHECK_INTERVAL` seconds (from its Redis mirror when configured, 
 `policies.snapshot.stamp`) and rebuilds when it moved, so every worker of every instance serves
 a change within that interval plus one rebuild, and a warm dispatch reads nothing.
 
+A snapshot is also built for a UTC date (agreements start and end on dates): it carries the first
+date on which that stops being true (`Snapshot.valid_until`), kept here as an epoch second, and
+every call compares the service's clock (`common.clock`) with it, one float comparison. Past it,
+the worker recompiles the same rows for the new date (loaded from Redis or read again; rows do not
+depend on the date), so an agreement stops serving at the end of its `expires_on` date, to the
+second, on every worker, with no authoring change.
+
 Compliance comes only from PostgreSQL: a snapshot is the rows of one PostgreSQL stamp token,
 labelled with that token's version, whether built here or loaded from rows another worker
 shared through Redis (HMAC-checked, `policies.snapshot.share`). Nothing written to Redis can
@@ -24,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from common.clock import service_time, utc_midnight
 from policies.engine import Snapshot
 from policies.snapshot.rows import snapshot_from_rows, snapshot_rows_at_stamp
 from policies.snapshot.share import SHARE_RETRY_SECONDS, share_claim, share_get, share_put, share_rejected
@@ -31,7 +39,13 @@ from policies.snapshot.stamp import StampToken, stamp_confirm, stamp_read
 
 logger = logging.getLogger("dispatch.snapshot")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"snapshot": None, "token": None, "next_check": 0.0, "waiting": None}
+_state: dict[str, Any] = {
+    "snapshot": None,
+    "token": None,
+    "next_check": 0.0,
+    "waiting": None,
+    "expires_at": float("inf"),  # epoch seconds (service clock) at which the snapshot's date ends being true
+}
 
 
 def current_snapshot() -> Snapshot:
@@ -45,27 +59,31 @@ def current_snapshot() -> Snapshot:
     """
     now = time.monotonic()
     snapshot: Snapshot | None = _state["snapshot"]
-    if snapshot is not None and now < _state["next_check"]:
+    expired = service_time() >= _state["expires_at"]
+    if snapshot is not None and now < _state["next_check"] and not expired:
         return snapshot
     # Read PostgreSQL (when needed) before taking the lock: a thread must not wait for a pooled
     # connection while holding the lock other threads (holding connections) are waiting for.
     hint, token = stamp_read()
     if token is None:
-        if snapshot is not None and hint == snapshot.version:
+        if snapshot is not None and hint == snapshot.version and not expired:
             _state["next_check"] = now + settings.SNAPSHOT_CHECK_INTERVAL
             return snapshot  # the mirror agrees; PostgreSQL is read at least every SNAPSHOT_DB_CHECK_INTERVAL
         token = stamp_confirm(seen=hint)
     with _lock:
         snapshot = _state["snapshot"]
-        if snapshot is None or _state["token"] != token:
+        expired = service_time() >= _state["expires_at"]  # another thread may have rebuilt it meanwhile
+        if snapshot is None or _state["token"] != token or expired:
             started = time.perf_counter()
-            loaded = _snapshot_load(token, stale=snapshot if _may_wait(token, now) else None)
+            stale = snapshot if not expired and _may_wait(token, now) else None  # an expired one never serves
+            loaded = _snapshot_load(token, stale=stale)
             if loaded is None:  # another worker is building this version: serve ours a moment longer
                 _state["next_check"] = now + SHARE_RETRY_SECONDS
                 assert snapshot is not None
                 return snapshot
             snapshot, token, source = loaded
-            _state.update(snapshot=snapshot, token=token, waiting=None)
+            expires_at = utc_midnight(snapshot.valid_until) if snapshot.valid_until else float("inf")
+            _state.update(snapshot=snapshot, token=token, waiting=None, expires_at=expires_at)
             # Move the long-lived objects (this snapshot, the loaded code) out of the collector's
             # sight: a full collection scanned the whole snapshot (~100 ms at 10,000 policies) at
             # random requests, which showed as dispatch's p99. Snapshots hold no reference cycles,
@@ -126,7 +144,7 @@ def _snapshot_load(token: StampToken, *, stale: Snapshot | None) -> tuple[Snapsh
 def snapshot_forget() -> None:
     """Drop this worker's snapshot; the next dispatch rebuilds it."""
     with _lock:
-        _state.update(snapshot=None, token=None, next_check=0.0, waiting=None)
+        _state.update(snapshot=None, token=None, next_check=0.0, waiting=None, expires_at=float("inf"))
 
 
 def snapshot_held() -> bool:

@@ -1,6 +1,6 @@
 """Invalidation: every authoring change moves the snapshot stamp, once per transaction.
 
-Any save or delete of a provider, template, policy, fallback or routing rule (and the changes of
+Any save or delete of a provider, template, agreement, policy, fallback or routing rule (and the changes of
 their many-to-many lists), from admin, import, revert or the shell, calls `stamp_bump` in the
 same transaction (signals, so no writer can forget it). After the commit, the committing process
 builds and shares the new rows (with Redis) and publishes the new version to the Redis mirror.
@@ -21,7 +21,7 @@ from policies.snapshot.cache import snapshot_forget, snapshot_held
 from policies.snapshot.rows import snapshot_rows_at_stamp
 from policies.snapshot.share import share_claim, share_exists, share_put
 from policies.snapshot.stamp import stamp_publish, stamp_token, stamp_version
-from providers.models import ModelProvider, PromptTemplate
+from providers.models import Agreement, ModelProvider, PromptTemplate
 
 
 def stamp_bump() -> None:
@@ -63,7 +63,7 @@ def _stamp_committed() -> None:
     stamp_publish(stamp_version())
 
 
-_AUTHORED = (ModelProvider, PromptTemplate, DispatchPolicy, PolicyFallback, RegionalRouting)
+_AUTHORED = (ModelProvider, PromptTemplate, Agreement, DispatchPolicy, PolicyFallback, RegionalRouting)
 
 
 def _on_authoring_change(sender: type, **kwargs: Any) -> None:

@@ -9,23 +9,27 @@ must see the database as it is now. Serving workers go through the per-worker ca
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import FloatField, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from policies.engine import PolicySpec, ProviderSpec, RegionRule, Snapshot
+from common.clock import service_today
+from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
 from policies.snapshot.stamp import StampToken, stamp_token, stamp_version
-from providers.models import ModelProvider, provider_encrypts
+from providers.models import Agreement, ModelProvider, provider_encrypts
+from vocabulary import GRADE_BAND_YOUNGEST_AGE
 
 
-def snapshot_build(*, version: int | None = None) -> Snapshot:
-    """Read the authored world into a Snapshot (active policies only)."""
+def snapshot_build(*, version: int | None = None, on: datetime.date | None = None) -> Snapshot:
+    """Read the authored world into a Snapshot (active policies only), judged for UTC date `on`
+    (default: today on the service's clock)."""
     if version is None:
         version = stamp_version()
-    return snapshot_from_rows(snapshot_rows(), version=version)
+    return snapshot_from_rows(snapshot_rows(), version=version, on=on)
 
 
 def snapshot_rows() -> dict[str, list[Any]]:
@@ -49,13 +53,13 @@ def snapshot_rows() -> dict[str, list[Any]]:
         "tokens_per_minute",
         Cast("cost_per_1k_input_tokens", FloatField()),
         Cast("cost_per_1k_output_tokens", FloatField()),
+        "minimum_user_age",
     )
     providers = [
         [_uuid_text(pid), slug, name, url, list(regions or ()), list(frameworks or ()),
-         provider_encrypts(in_transit=in_transit, at_rest=at_rest), active, rpm, tpm, cost_in, cost_out]
-        for pid, slug, name, url, regions, frameworks, in_transit, at_rest, active, rpm, tpm, cost_in, cost_out in (
-            ModelProvider.objects.order_by().values_list(*provider_columns)
-        )
+         provider_encrypts(in_transit=in_transit, at_rest=at_rest), active, rpm, tpm, cost_in, cost_out, min_age]
+        for pid, slug, name, url, regions, frameworks, in_transit, at_rest, active, rpm, tpm, cost_in, cost_out, min_age
+        in ModelProvider.objects.order_by().values_list(*provider_columns)
     ]  # fmt: skip
     fallbacks: dict[str, list[str]] = {}
     for policy_id, provider_id in _driver_rows(
@@ -93,17 +97,27 @@ def snapshot_rows() -> dict[str, list[Any]]:
     rules = [
         [r.region, r.data_center, r.data_residency_required, r.encryption_required, r.audit_logging_required,
          [str(p.pk) for p in r.allowed_providers.all()], [str(p.pk) for p in r.blocked_providers.all()],
-         list(r.compliance_frameworks or ())]
+         list(r.compliance_frameworks or ()), r.agreement_required, list(r.under_13_frameworks or ())]
         for r in RegionalRouting.objects.prefetch_related(
             Prefetch("allowed_providers", queryset=ModelProvider.objects.only("id")),
             Prefetch("blocked_providers", queryset=ModelProvider.objects.only("id")),
         )
     ]  # fmt: skip
-    return {"providers": providers, "policies": policies, "rules": rules}
+    # Every agreement, whatever its dates: which are in force depends on the date the rows are
+    # compiled for, so the same rows serve every day until an authoring change.
+    agreements = [
+        [reference, str(provider_id), list(regions or ()), signed_on.isoformat(),
+         expires_on.isoformat() if expires_on else None, min_age]
+        for reference, provider_id, regions, signed_on, expires_on, min_age in Agreement.objects.order_by(
+            "reference"
+        ).values_list("reference", "provider_id", "regions", "signed_on", "expires_on", "min_age_covered")
+    ]  # fmt: skip
+    return {"providers": providers, "policies": policies, "rules": rules, "agreements": agreements}
 
 
-def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int) -> Snapshot:
-    """Compile `snapshot_rows()` output (fresh, or shared by another worker through Redis)."""
+def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int, on: datetime.date | None = None) -> Snapshot:
+    """Compile `snapshot_rows()` output (fresh, or shared by another worker through Redis) for UTC
+    date `on` (default: today on the service's clock)."""
     providers = {
         p[0]: ProviderSpec(
             id=p[0],
@@ -118,6 +132,7 @@ def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int) -> Snapshot:
             tokens_per_minute=p[9],
             cost_per_1k_input=float(p[10]),
             cost_per_1k_output=float(p[11]),
+            minimum_user_age=int(p[12]),
         )
         for p in rows["providers"]
     }
@@ -135,10 +150,31 @@ def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int) -> Snapshot:
             allowed_providers=frozenset(r[5]),
             blocked_providers=frozenset(r[6]),
             compliance_frameworks=frozenset(r[7]),
+            agreement_required=bool(r[8]),
+            under_13_frameworks=frozenset(r[9]),
         )
         for r in rows["rules"]
     }
-    return Snapshot(providers=providers, policies=policies, rules=rules, version=version)
+    agreements = tuple(
+        AgreementSpec(
+            reference=a[0],
+            provider_id=a[1],
+            regions=frozenset(a[2]),
+            signed_on=datetime.date.fromisoformat(a[3]),
+            expires_on=datetime.date.fromisoformat(a[4]) if a[4] else None,
+            min_age_covered=int(a[5]),
+        )
+        for a in rows["agreements"]
+    )
+    return Snapshot(
+        providers=providers,
+        policies=policies,
+        rules=rules,
+        version=version,
+        agreements=agreements,
+        band_ages=GRADE_BAND_YOUNGEST_AGE,
+        on=on if on is not None else service_today(),
+    )
 
 
 def snapshot_rows_at_stamp() -> tuple[StampToken, dict[str, list[Any]]]:

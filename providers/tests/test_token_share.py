@@ -57,7 +57,7 @@ def test_a_clients_huge_report_leaves_eu_west_to_the_other_clients(eu, settings)
         assert dispatch(other)[1]["provider_slug"] == "local-eu-provider"
     _, refused = dispatch(attacker)  # the attacker alone sees it rate-limited
     assert refused["error"]["code"] == "no_compliant_provider"
-    reasons = {step["name"]: step["reason"] for step in refused["explanation"]["passed_over"]}
+    reasons = {step.get("slug", step["name"]): step["reason"] for step in refused["explanation"]["passed_over"]}
     assert reasons["local-eu-provider"] == "rate_limited"
 
 

@@ -74,7 +74,15 @@ def test_logout_is_a_post_and_ends_the_session(teacher_client):
 def test_form_offers_only_the_teachers_regions_and_the_regions_compliant_providers(teacher_client):
     html = teacher_client.get("/teacher/override/").content.decode()
     assert options(html, "id_region") == ["us_east", "eu_west"]
-    assert options(html, "id_provider") == ["anthropic-claude", "microsoft-copilot", "openai-gpt4", "us-only-provider"]
+    # Issue 16: without a grade band the youngest band's providers (OpenAI's agreement covers 5 and up).
+    assert options(html, "id_provider") == ["anthropic-claude", "microsoft-copilot", "us-only-provider"]
+    elementary = teacher_client.get("/teacher/override/?grade_band=elementary").content.decode()
+    assert options(elementary, "id_provider") == [
+        "anthropic-claude",
+        "microsoft-copilot",
+        "openai-gpt4",
+        "us-only-provider",
+    ]
     eu = teacher_client.get("/teacher/override/?region=eu_west").content.decode()
     assert options(eu, "id_provider") == ["local-eu-provider"]
     forged = teacher_client.get("/teacher/override/?region=us_west").content.decode()

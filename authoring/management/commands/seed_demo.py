@@ -22,6 +22,7 @@ from authoring.demo import (
     demo_teacher_load,
     demo_world_load,
 )
+from common.serving import base_url
 
 PRODUCTION_REFUSAL = (
     "seed_demo refuses to run under DJANGO_ENV=production: the demo world has documented "
@@ -38,19 +39,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError(PRODUCTION_REFUSAL)
+        base = base_url() or ""  # where bin/start serves it (BIND, or HOST:PORT)
         counts = demo_world_load()
         teacher = demo_teacher_load()
         summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo world loaded (existing rows left unchanged): {summary}."))
         self.stdout.write(
-            f"Admin: http://127.0.0.1:8002/admin/  user {DEMO_ADMIN_USERNAME!r} password {DEMO_ADMIN_PASSWORD!r}"
+            f"Admin: {base}/admin/  user {DEMO_ADMIN_USERNAME!r} password {DEMO_ADMIN_PASSWORD!r}"
             " (unless that account existed before)"
         )
         if teacher is None:
             self.stdout.write(f"Teacher: user {DEMO_TEACHER_USERNAME!r} exists, not a teacher; left as it is.")
         else:
             self.stdout.write(
-                f"Teacher: http://127.0.0.1:8002/teacher/  user {DEMO_TEACHER_USERNAME!r}"
+                f"Teacher: {base}/teacher/  user {DEMO_TEACHER_USERNAME!r}"
                 f" password {DEMO_TEACHER_PASSWORD!r} (teacher_id {teacher.external_id!r},"
                 f" regions {', '.join(teacher.regions)})"
             )
