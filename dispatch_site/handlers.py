@@ -5,8 +5,9 @@ alone (`api.access.ApiKeyAuthentication` answers or refuses before DRF would loo
 and answers JSON: the page middleware (sessions, CSRF, authentication, messages, the admin login
 throttle, history's request context, WhiteNoise's static files) has nothing to do there but costs
 CPU on every dispatch (issue 14, measured by `make bench`). Such requests run
-`API_KEY_MIDDLEWARE` (settings: the security headers, CommonMiddleware, X-Frame-Options, CSP for
-an HTML answer, the database-outage breaker); every other request, pages, the admin, and the API
+`api_key_middleware()`: MIDDLEWARE without settings.PAGE_ONLY_MIDDLEWARE (the security headers,
+CommonMiddleware, X-Frame-Options, CSP for an HTML answer, the database-outage breaker, and the
+request log with LOG_FORMAT=json); every other request, pages, the admin, and the API
 with a staff session, runs the whole `MIDDLEWARE`.
 
 Django's test client builds its own handler from MIDDLEWARE; `dispatch_site/tests/test_handlers.py`
@@ -25,13 +26,18 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponseBase
 
 # The API's keyed endpoints (api/urls.py, without /schema and /docs, which are public pages).
-API_PATH = re.compile(r"/(?:dispatch(?:/[^/]+/outcome)?|analytics|providers|policies/validate|coverage)")
+API_PATH = re.compile(r"/(?:dispatch(?:/[^/]+/outcome)?|analytics|providers(?:/health)?|policies/validate|coverage)")
 
 
 def api_key_request(request: HttpRequest) -> bool:
     """Whether `request` is an API call made with an API key (the short chain serves it)."""
     scheme = request.META.get("HTTP_AUTHORIZATION", "")[:8]
     return scheme.lower() == "api-key " and API_PATH.fullmatch(request.path_info) is not None
+
+
+def api_key_middleware() -> list[str]:
+    """The short chain: MIDDLEWARE, in its order, without the page-only middleware."""
+    return [name for name in settings.MIDDLEWARE if name not in settings.PAGE_ONLY_MIDDLEWARE]
 
 
 @contextmanager
@@ -46,10 +52,10 @@ def _middleware(names: list[str]) -> Iterator[None]:
 
 
 class _ApiKeyChain(BaseHandler):
-    """The chain of API_KEY_MIDDLEWARE around the same URLconf and views."""
+    """The chain of `api_key_middleware()` around the same URLconf and views."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        with _middleware(list(settings.API_KEY_MIDDLEWARE)):
+        with _middleware(api_key_middleware()):
             super().load_middleware(is_async)
 
 

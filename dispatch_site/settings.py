@@ -87,9 +87,10 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "common.outage.DatabaseUnavailableMiddleware",
 ]
-# An API call made with an API key (`Authorization: Api-Key ...` to an API path) runs only these
-# (dispatch_site/handlers.py): it needs no session, CSRF, login, messages, history context or static
-# files, and each costs CPU on every dispatch (docs/performance.md). Pages and the admin run all.
+# An API call made with an API key (`Authorization: Api-Key ...` to an API path) runs MIDDLEWARE
+# without these (dispatch_site/handlers.py, built at start-up: middleware added below is kept). It
+# needs no session, CSRF, login, messages, history context or static files, and each costs CPU on
+# every dispatch (docs/performance.md). Pages and the admin run all.
 PAGE_ONLY_MIDDLEWARE = frozenset(
     {
         "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -101,7 +102,6 @@ PAGE_ONLY_MIDDLEWARE = frozenset(
         "simple_history.middleware.HistoryRequestMiddleware",
     }
 )
-API_KEY_MIDDLEWARE = [name for name in MIDDLEWARE if name not in PAGE_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "dispatch_site.urls"
 WSGI_APPLICATION = "dispatch_site.wsgi.application"

@@ -23,7 +23,7 @@ from api.urls import urlpatterns as api_urls
 from audit.models import DispatchLog
 from authoring.demo import demo_world_load
 from common.outage import _state, outage_forget
-from dispatch_site.handlers import API_PATH, DispatchSiteHandler
+from dispatch_site.handlers import API_PATH, DispatchSiteHandler, api_key_middleware
 
 pytestmark = pytest.mark.django_db
 BASIC = {"subject": "mathematics", "grade_band": "elementary", "region": "us_east"}
@@ -99,17 +99,25 @@ def keyed_api():
 
 def test_the_short_chain_is_the_whole_chain_without_the_page_middleware():
     handler = DispatchSiteHandler()
-    assert [m for m in settings.MIDDLEWARE if m not in settings.PAGE_ONLY_MIDDLEWARE] == settings.API_KEY_MIDDLEWARE
+    short = api_key_middleware()
+    assert [m for m in settings.MIDDLEWARE if m not in settings.PAGE_ONLY_MIDDLEWARE] == short
     assert set(settings.MIDDLEWARE) >= settings.PAGE_ONLY_MIDDLEWARE
     for kept in (
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "common.outage.DatabaseUnavailableMiddleware",
     ):
-        assert kept in settings.API_KEY_MIDDLEWARE
+        assert kept in short
     # The chains really differ: CSRF's view hook is only in the whole one.
     assert any("Csrf" in repr(hook) for hook in handler._view_middleware or ())  # type: ignore[attr-defined]
     assert not any("Csrf" in repr(hook) for hook in handler.api_key_chain._view_middleware or ())  # type: ignore[attr-defined]
+
+
+def test_middleware_added_to_the_whole_chain_is_in_the_short_one(settings):
+    """E.g. LOG_FORMAT=json's request log, inserted after the settings' MIDDLEWARE list."""
+    settings.MIDDLEWARE = ["dispatch_site.request_log.RequestLogMiddleware", *settings.MIDDLEWARE]
+    assert api_key_middleware()[0] == "dispatch_site.request_log.RequestLogMiddleware"
+    DispatchSiteHandler()  # builds with it
 
 
 def test_every_keyed_api_route_takes_the_short_chain_and_nothing_else_does():
