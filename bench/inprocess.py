@@ -61,11 +61,11 @@ class Meter:
         import logging
         import warnings
 
-        from django.core.handlers.wsgi import WSGIHandler
+        from django.core.servers.basehttp import get_internal_wsgi_application
 
         warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
         logging.disable(logging.WARNING)  # refusals log a 4xx warning each; keep the terminal quiet
-        self.app = WSGIHandler()
+        self.app = get_internal_wsgi_application()  # WSGI_APPLICATION: what gunicorn serves
         self.calls, self.api_key = calls, api_key
         self.asks = contexts(max(calls, 500), seed=5)
         for path in paths:  # warm: snapshot, compiled contexts, prepared statements

@@ -88,6 +88,21 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "common.outage.DatabaseUnavailableMiddleware",
 ]
+# An API call made with an API key (`Authorization: Api-Key ...` to an API path) runs MIDDLEWARE
+# without these (dispatch_site/handlers.py, built at start-up: middleware added below is kept). It
+# needs no session, CSRF, login, messages, history context or static files, and each costs CPU on
+# every dispatch (docs/performance.md). Pages and the admin run all.
+PAGE_ONLY_MIDDLEWARE = frozenset(
+    {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "dispatch_site.security.AdminLoginThrottleMiddleware",
+        "simple_history.middleware.HistoryRequestMiddleware",
+    }
+)
 
 ROOT_URLCONF = "dispatch_site.urls"
 WSGI_APPLICATION = "dispatch_site.wsgi.application"
@@ -122,6 +137,9 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         }
     _database["OPTIONS"]["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))
     _database["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ.get('DB_STATEMENT_TIMEOUT_MS', '5000'))}"
+    # Server-side-bound statements are prepared after this many runs on a connection (psycopg 3); only
+    # the audit INSERT uses server-side binding (common/inserts.py), the rest binds on the client.
+    _database["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 elif _database["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers share the file: WAL lets readers run beside the one writer.
     _database["OPTIONS"] = {
@@ -205,6 +223,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.JsonFirstNegotiation",  # DRF's, minus common-case parsing
     # Access control (api/access.py): API keys, then admin sessions; each view's `required_scope`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.access.ApiKeyAuthentication",

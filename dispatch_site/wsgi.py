@@ -1,6 +1,13 @@
+"""The WSGI application gunicorn serves (bin/start): Django's handler with a shorter middleware
+chain for API calls made with an API key (dispatch_site/handlers.py)."""
+
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch_site.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+from dispatch_site.handlers import DispatchSiteHandler  # noqa: E402 - needs the apps loaded
+
+application = DispatchSiteHandler()

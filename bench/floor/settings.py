@@ -54,6 +54,9 @@ if env_bool("DB_POOL", True):
     }
 _database["OPTIONS"]["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))
 _database["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ.get('DB_STATEMENT_TIMEOUT_MS', '5000'))}"
+# Server-side-bound statements are prepared after this many runs on a connection (psycopg 3); only
+# the audit INSERT uses server-side binding (common/inserts.py), the rest binds on the client.
+_database["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
