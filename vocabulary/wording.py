@@ -44,6 +44,10 @@ REASONS: dict[str, str] = {
     "rate_limited": "is at its rate limit",
     "no_compliant_provider_in_chain": "has no provider in its chain that may serve this region",
     "not_cheapest": "is not the cheapest compliant provider (the app's budget is spent)",
+    "unhealthy": "is cooling down after failures reported by apps (provider health)",
+    "below_provider_minimum_age": "does not accept students this young (its terms' minimum age)",
+    "no_agreement_in_force": "has no data privacy agreement in force for this region and age",
+    "under_13_framework_missing": "lacks a framework the region requires for students under 13",
 }
 
 # How specific the policy that matched was.
