@@ -308,7 +308,7 @@ class _AxeWatch:
         self.running[page] = path
         try:
             violations = _axe_violations(page, self.source)
-        except Exception:  # noqa: BLE001 - the test moved on (navigated, closed): checked on a later load
+        except Exception:
             return
         finally:
             self.running.pop(page, None)
@@ -324,7 +324,7 @@ class _AxeWatch:
             page = next(iter(self.running))
             try:
                 page.wait_for_timeout(50)
-            except Exception:  # noqa: BLE001 - closed meanwhile
+            except Exception:
                 self.running.pop(page, None)
 
 

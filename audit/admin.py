@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 from audit.models import AuditCheckpoint, AuditPurge, DispatchLog, DispatchOutcome
 from vocabulary.wording import label, level_words, money, reason_words, refusal_words
 
+
 class NamedValuesFilter(admin.AllValuesFieldListFilter):
     """Every value of a text field, with the empty text named ("(none)") rather than an empty link."""
 
