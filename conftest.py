@@ -287,6 +287,19 @@ def axe():
 # page and the rules. Keyed on the path (not the query), so the cost is one axe run per page kind.
 AXE_PREFIXES = ("/admin/", "/teacher/", "/accounts/")
 _AXE_CHECKED: set[str] = set()
+
+
+def _axe_log(path: str, violations: int) -> None:
+    """artifacts/axe-checked-<xdist worker>.txt: each path checked and its violation count."""
+    from pathlib import Path
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    log = Path(__file__).resolve().parent / "artifacts" / f"axe-checked-{worker}.txt"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"{path} {violations}\n")
+
+
 AXE_SETTLE_SECONDS = 20  # at a test's end, how long a check still running may take to finish
 
 
@@ -295,6 +308,7 @@ class _AxeWatch:
         self.source = source
         self.found: list[str] = []
         self.running: dict[Any, str] = {}  # page -> path being checked
+        self.missed: dict[str, tuple[Any, str]] = {}  # path -> (context, URL): left before its check ended
 
     def attach(self, page: Any) -> None:
         page.on("load", lambda: self.check(page))
@@ -309,10 +323,12 @@ class _AxeWatch:
         try:
             violations = _axe_violations(page, self.source)
         except Exception:
+            self.missed.setdefault(path, (page.context, page.url))
             return
         finally:
             self.running.pop(page, None)
         _AXE_CHECKED.add(path)
+        _axe_log(path, len(violations))
         self.found.extend(f"{path}: {v}" for v in violations)
 
     def settle(self) -> None:
@@ -326,6 +342,21 @@ class _AxeWatch:
                 page.wait_for_timeout(50)
             except Exception:
                 self.running.pop(page, None)
+        for path, (context, url) in list(self.missed.items()):
+            # the test left the page before axe finished: open it again (GET) in the same session
+            if path in _AXE_CHECKED:
+                continue
+            try:
+                page = context.new_page()
+                page.goto(url)
+                self.check(page)  # returns at once when the page's own load event got there first
+                deadline = time.monotonic() + AXE_SETTLE_SECONDS
+                while page in self.running and time.monotonic() < deadline:
+                    page.wait_for_timeout(50)
+                page.close()
+            except Exception:  # the context is closed: say so rather than pass silently
+                _axe_log(path, -1)
+        self.missed.clear()
 
 
 _AXE_WATCH = pytest.StashKey[_AxeWatch]()
