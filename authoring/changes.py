@@ -197,6 +197,15 @@ def history_reason(change: ChangeRequest) -> str:
     return (head + change.reason)[:CHANGE_REASON_MAX]
 
 
+def _moved(base: Any, live: Any) -> bool:
+    """Whether a live entry differs from the one a request was proposed against. Only the keys the
+    base knew count: a key added to the document format later (e.g. a provider's `health`) does not
+    make every request proposed before it stale."""
+    if isinstance(base, dict) and isinstance(live, dict):
+        return any(live.get(key) != value for key, value in base.items())
+    return bool(base != live)
+
+
 def _publish(change: ChangeRequest) -> None:
     """Publish one claimed change request (the caller holds its row lock), or say why not."""
     change.published_at = timezone.now()
@@ -205,7 +214,7 @@ def _publish(change: ChangeRequest) -> None:
         moved = [
             key.replace("/", " ", 1)
             for key, entry in document_live_entries(parsed).items()
-            if change.base.get(key) != entry
+            if _moved(change.base.get(key), entry)
         ]
         if moved:
             raise DocumentInvalid([f"{name} changed since this request was proposed" for name in moved])

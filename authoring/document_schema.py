@@ -14,6 +14,12 @@ from common.fields import NoNulText, StrictSerializer, choice_field
 from providers.models import AGE_MAX
 from vocabulary import Framework, GradeBand, Region, Subject
 
+HEALTH_OVERRIDES: dict[str, tuple[int, int]] = {  # document key -> allowed range (ModelProvider.health_<key>)
+    "failures_to_trip": (1, 2**31 - 1),
+    "failure_rate_percent": (1, 100),
+    "min_outcomes": (1, 2**31 - 1),
+    "cooldown_seconds": (1, 86_400),
+}
 SECTIONS = ("providers", "templates", "regions", "agreements", "policies")  # the order an import applies them
 
 
@@ -42,6 +48,7 @@ class ProviderEntry(StrictSerializer):
     rate_limits = serializers.JSONField(required=False)
     cost = serializers.JSONField(required=False)
     minimum_user_age = serializers.IntegerField(required=False, min_value=0, max_value=AGE_MAX)
+    health = serializers.JSONField(required=False)
 
     def validate_encryption(self, value: Any) -> dict[str, bool]:
         if isinstance(value, bool):
@@ -64,6 +71,25 @@ class ProviderEntry(StrictSerializer):
         return _strict_dict(
             value, {"per_1k_input_tokens": (int, float), "per_1k_output_tokens": (int, float)}, name="cost"
         )
+
+    def validate_health(self, value: Any) -> dict[str, int | None]:
+        """Per-provider health overrides: each a whole number in its range, or null (the default)."""
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(f"Must be a mapping with {', '.join(HEALTH_OVERRIDES)}.")
+        unknown = sorted(set(value) - set(HEALTH_OVERRIDES))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown key(s) {', '.join(unknown)}; allowed: {', '.join(HEALTH_OVERRIDES)}."
+            )
+        for key, (low, high) in HEALTH_OVERRIDES.items():
+            number = value.get(key)
+            if number is None:
+                continue
+            if not isinstance(number, int) or isinstance(number, bool) or not low <= number <= high:
+                raise serializers.ValidationError(
+                    f"health.{key} must be null (the default) or a whole number from {low} to {high}."
+                )
+        return value
 
 
 class TemplateEntry(StrictSerializer):

@@ -9,7 +9,10 @@ as they are (listed in the report): an import never deletes. Policies are matche
 providers and templates by slug, routing rules by region, agreements by reference. Sections apply
 in the order providers, templates, regions, agreements, policies (a policy is checked against the
 agreements of the same document). Documents written before agreements existed still import: a
-missing `agreements` section or key takes its default (0, false, empty).
+missing `agreements` section or key takes its default (0, false, empty). A provider's `health`
+overrides (failures_to_trip, failure_rate_percent, min_outcomes, cooldown_seconds) are each a
+number or null (= the PROVIDER_HEALTH_* default); like `rate_limits` and `cost`, a key left out
+of a document leaves the provider's value as it is, so older documents still import unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from authoring import services, validators
-from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, SECTIONS
+from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, HEALTH_OVERRIDES, SECTIONS
 from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
@@ -74,6 +77,7 @@ def provider_entry(p: ModelProvider) -> dict[str, Any]:
             "per_1k_output_tokens": float(p.cost_per_1k_output_tokens),
         },
         "minimum_user_age": p.minimum_user_age,
+        "health": {key: getattr(p, f"health_{key}") for key in HEALTH_OVERRIDES},
     }
 
 
@@ -300,6 +304,10 @@ class _Applier:
             ):
                 if doc_key in cost:
                     values[model_key] = Decimal(str(cost[doc_key]))
+            health = entry.get("health") or {}
+            for doc_key in HEALTH_OVERRIDES:
+                if doc_key in health:  # null = back to the PROVIDER_HEALTH_* default; absent = left as is
+                    values[f"health_{doc_key}"] = health[doc_key]
             self._save_simple(provider, values, f"provider {entry['slug']}")
 
     def templates(self, entries: list[dict[str, Any]]) -> None:

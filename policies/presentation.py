@@ -78,9 +78,10 @@ def degraded_detail(decision: Decision) -> str:
     slug = decision.provider.slug if decision.provider else ""
     if decision.override_applied:
         return f"the teacher's provider {slug} is unhealthy (cooling down) and is served anyway: health never refuses"
+    which = "cheapest compliant one (the client's budget is spent)" if decision.budget_rule else "first compliant one"
     return (
-        "every compliant provider of every matching policy is unhealthy (cooling down), so the first compliant "
-        f"one, {slug}, serves anyway: health never refuses a request"
+        f"every compliant provider of every matching policy is unhealthy (cooling down), so the {which}, "
+        f"{slug}, serves anyway: health never refuses a request"
     )
 
 

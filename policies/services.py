@@ -219,9 +219,9 @@ def _decide(
                 context, snapshot, override, saturated=skipped, unhealthy=unhealthy, next_probe=health.next_probe
             )
         if budget is not None:
-            # The cheapest is chosen among healthy providers (else the decision's own stays); a spent
-            # budget's refusal is not degraded.
-            decision = budget_apply(decision, snapshot, budget, saturated=skipped | unhealthy.keys())
+            # The cheapest is chosen among healthy providers, or among the unhealthy ones when every
+            # compliant one is (degraded); a spent budget's refusal is not degraded.
+            decision = budget_apply(decision, snapshot, budget, saturated=skipped, unhealthy=unhealthy.keys())
             if decision.degraded and not decision.accepted:
                 decision = dataclasses.replace(decision, degraded=False)
         provider = decision.provider

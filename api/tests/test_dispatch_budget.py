@@ -152,7 +152,7 @@ def test_the_dashboard_shows_spend_per_client(world, admin_client):
     spend(api, dispatch(api)[1])
     page = admin_client.get("/admin/audit/dashboard/").content.decode()
     table = page.split('id="client-spend"', 1)[1].split("</table>", 1)[0]
-    assert f"<td>{client.name}</td><td>0.0420</td><td>0.0420</td><td>1</td>" in table
+    assert f"<td>{client.name}</td><td>0.042 USD</td><td>0.042 USD</td><td>1</td>" in table
 
 
 def test_a_teacher_override_on_a_spent_budget_is_refused_and_audited(require_redis):

@@ -164,3 +164,56 @@ def test_import_policies_proposes_with_a_reason_and_a_time(people, tmp_path, set
     assert change.author == alice and change.reason == "exam week"
     assert change.effective_at == dt.datetime(2027, 1, 4, 6, 0, tzinfo=dt.UTC)
     assert f"Proposed change request #{change.pk}" in out.getvalue() and rpm() == 60
+
+
+def test_health_overrides_change_through_a_change_request(people, settings):
+    settings.CHANGE_APPROVAL = "required"
+    alice, bob, _, _ = people
+    entry = provider_entry(ModelProvider.objects.get(slug="openai-gpt4"))
+    assert entry["health"] == {
+        "failures_to_trip": None,
+        "failure_rate_percent": None,
+        "min_outcomes": None,
+        "cooldown_seconds": None,
+    }
+    entry["health"].update(failures_to_trip=2, cooldown_seconds=30)
+    change = change_propose(document={"providers": [entry]}, reason="trip sooner in exams", author=alice)
+    assert "health_failures_to_trip, health_cooldown_seconds" in change.summary
+    assert change.base["providers/openai-gpt4"]["health"]["failures_to_trip"] is None
+    provider = ModelProvider.objects.get(slug="openai-gpt4")
+    assert (provider.health_failures_to_trip, provider.health_cooldown_seconds) == (None, None)
+    done = change_review(change=change, reviewer=bob, approve=True, reason="checked")
+    assert done.state == ChangeState.PUBLISHED
+    provider.refresh_from_db()
+    assert (provider.health_failures_to_trip, provider.health_cooldown_seconds) == (2, 30)
+    row = ModelProvider.history.filter(slug="openai-gpt4").latest("history_date")
+    assert (row.health_failures_to_trip, row.history_change_reason) == (2, history_reason(done))
+
+
+def test_a_health_override_changed_since_the_proposal_makes_it_stale(people):
+    alice, bob, _, _ = people
+    entry = provider_entry(ModelProvider.objects.get(slug="openai-gpt4"))
+    entry["health"]["min_outcomes"] = 50
+    change = change_propose(
+        document={"providers": [entry]},
+        reason="a longer window",
+        author=alice,
+        effective_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    change = change_review(change=change, reviewer=bob, approve=True, reason="ok")
+    ModelProvider.objects.filter(slug="openai-gpt4").update(health_min_outcomes=7)
+    assert change_publish_due(now=timezone.now() + dt.timedelta(hours=2)) == 1
+    change.refresh_from_db()
+    assert change.state == ChangeState.FAILED and "openai-gpt4 changed since" in change.publication_result
+    assert ModelProvider.objects.get(slug="openai-gpt4").health_min_outcomes == 7
+
+
+def test_a_request_proposed_before_health_overrides_existed_still_publishes(people):
+    alice, bob, _, _ = people
+    change = change_propose(document=rpm_document(77), reason="before the upgrade", author=alice)
+    base = {key: {k: v for k, v in entry.items() if k != "health"} for key, entry in change.base.items()}
+    document = {"providers": [{k: v for k, v in e.items() if k != "health"} for e in change.document["providers"]]}
+    ChangeRequest.objects.filter(pk=change.pk).update(base=base, document=document)
+    change.refresh_from_db()
+    done = change_review(change=change, reviewer=bob, approve=True, reason="ok")
+    assert done.state == ChangeState.PUBLISHED and rpm() == 77

@@ -93,6 +93,12 @@ def test_one_bad_policy_changes_nothing_and_is_named(demo_document):
         ("policies", {"subject": "astrology"}, 'subject: "astrology" is not allowed'),
         ("regions", {"blocked_providers": ["local-eu-provider"]}, "both allowed and blocked"),
         ("providers", {"endpoint_url": "not a url"}, "endpoint_url"),
+        ("providers", {"health": {"failure_rate_percent": 101}}, "health.failure_rate_percent must be null"),
+        ("providers", {"health": {"cooldown_seconds": 0}}, "from 1 to 86400"),
+        ("providers", {"health": {"failures_to_trip": "3"}}, "health.failures_to_trip must be null"),
+        ("providers", {"health": {"failures_to_trip": True}}, "health.failures_to_trip must be null"),
+        ("providers", {"health": {"trip_after": 3}}, "Unknown key(s) trip_after"),
+        ("providers", {"health": 3}, "health: Must be a mapping"),
     ],
 )
 def test_each_bad_entry_is_refused_with_its_path(demo_document, section, change, expected):
@@ -176,3 +182,48 @@ def test_the_spec_example_document_imports_into_the_demo_world(demo_document):
     ]
     assert "policy Default policy" in report.not_in_document
     assert document_import(yaml.safe_load(SPEC_EXAMPLE)).changes == []
+
+
+HEALTH_OVERRIDES = {"failures_to_trip": 3, "failure_rate_percent": 40, "min_outcomes": 20, "cooldown_seconds": 90}
+
+
+def health_of(slug: str) -> dict:
+    p = ModelProvider.objects.get(slug=slug)
+    return {key: getattr(p, f"health_{key}") for key in HEALTH_OVERRIDES}
+
+
+def test_health_overrides_are_exported_null_by_default_and_round_trip(demo_document):
+    assert all(entry["health"] == dict.fromkeys(HEALTH_OVERRIDES) for entry in demo_document["providers"]), (
+        "the demo world has no overrides: every key is exported, null = the PROVIDER_HEALTH_* default"
+    )
+    edited = copy.deepcopy(demo_document)
+    edited["providers"][0]["health"] = dict(HEALTH_OVERRIDES)
+    slug = edited["providers"][0]["slug"]
+    report = document_import(edited, reason="trip sooner")
+    assert report.changes == [
+        f"updated provider {slug} (health_failures_to_trip, health_failure_rate_percent, "
+        "health_min_outcomes, health_cooldown_seconds)"
+    ]
+    assert health_of(slug) == HEALTH_OVERRIDES and document_export() == edited
+    rows = history_rows()
+    assert document_import(copy.deepcopy(edited)).changes == [] and history_rows() == rows
+    edited["providers"][0]["health"]["cooldown_seconds"] = None  # null: back to the default
+    document_import(edited, reason="default cooldown")
+    assert health_of(slug) == {**HEALTH_OVERRIDES, "cooldown_seconds": None}
+
+
+def test_a_document_written_before_health_overrides_still_imports(demo_document):
+    slug = demo_document["providers"][0]["slug"]
+    ModelProvider.objects.filter(slug=slug).update(health_failures_to_trip=4)
+    old = copy.deepcopy(demo_document)
+    for entry in old["providers"]:
+        del entry["health"]
+    old["providers"].append({**old["providers"][0], "slug": "new-provider", "name": "New provider"})
+    report = document_import(old, reason="old document")
+    assert report.changes == ["created provider new-provider"]
+    assert health_of("new-provider") == dict.fromkeys(HEALTH_OVERRIDES)  # null = the default
+    assert health_of(slug)["failures_to_trip"] == 4  # a key left out leaves the value as it is
+    partial = copy.deepcopy(old)
+    partial["providers"][0]["health"] = {"min_outcomes": 5}
+    document_import(partial, reason="one key")
+    assert health_of(slug) == {**dict.fromkeys(HEALTH_OVERRIDES), "failures_to_trip": 4, "min_outcomes": 5}

@@ -7,7 +7,10 @@ a provider at its rate limit). Rules:
 - Spent, `cheapest`: among the chains of every policy matching the context (all levels), the
   compliant provider not at its rate limit with the lowest input + output price per 1k tokens
   (the first in resolution order on a tie) serves, under the policy whose chain holds it; the
-  policy's own provider is passed over with `not_cheapest`. A decision refused for compliance stays
+  policy's own provider is passed over with `not_cheapest`. Health as in resolution: an unhealthy
+  (cooling down) provider is left out, unless every compliant, unsaturated one is (the decision is
+  `degraded`): then the cheapest of those serves, still `degraded` (health never refuses, and a
+  spent budget still pays for the cheapest). A decision refused for compliance stays
   refused: a spent budget never adds a provider a region does not allow, and a provider blocked in a
   region is never returned for it.
 - A teacher override on a spent budget is refused with `budget_exhausted` in either mode (the
@@ -39,7 +42,12 @@ def price_per_1k(provider: ProviderSpec) -> float:
 
 
 def budget_apply(
-    decision: Decision, snapshot: Snapshot, budget: BudgetState, *, saturated: Set[str] = frozenset()
+    decision: Decision,
+    snapshot: Snapshot,
+    budget: BudgetState,
+    *,
+    saturated: Set[str] = frozenset(),
+    unhealthy: Set[str] = frozenset(),
 ) -> Decision:
     """`decision` as the client's `budget` leaves it (see the module's rules)."""
     if not budget.exhausted:
@@ -57,14 +65,16 @@ def budget_apply(
         )
     if not decision.accepted or decision.provider is None or decision.policy is None:
         return dataclasses.replace(decision, budget=budget)
-    cheapest = _cheapest(decision, snapshot, saturated)
+    # Degraded: every compliant, unsaturated provider is unhealthy, so health cannot narrow the choice.
+    cheapest = _cheapest(decision, snapshot, saturated if decision.degraded else {*saturated, *unhealthy})
     chosen, policy, level = cheapest if cheapest is not None else (decision.provider, decision.policy, decision.level)
+    degraded = " (every compliant provider is cooling down: degraded)" if decision.degraded else ""
     if chosen.id == decision.provider.id:
         return dataclasses.replace(
             decision,
             budget=budget,
             budget_rule=f"{spent}: {chosen.slug} serves as the cheapest compliant provider of the matching policies "
-            f"({price_per_1k(chosen):g} per 1k input + output tokens)",
+            f"({price_per_1k(chosen):g} per 1k input + output tokens){degraded}",
         )
     passed = PassedOver(
         kind="provider",
@@ -85,7 +95,7 @@ def budget_apply(
         passed_over=(*decision.passed_over, passed),
         budget=budget,
         budget_rule=f"{spent}: {chosen.slug} serves as the cheapest compliant provider of the matching policies "
-        f"({price_per_1k(chosen):g} per 1k input + output tokens, in the chain of {policy.name!r})",
+        f"({price_per_1k(chosen):g} per 1k input + output tokens, in the chain of {policy.name!r}){degraded}",
     )
 
 

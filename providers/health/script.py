@@ -5,9 +5,9 @@ test_script.py` runs both on random histories and compares them.
 
 Every provider's state is one field (its id) of one hash (KEYS[1]), encoded as `FIELDS` joined by
 commas; a missing field is a healthy provider with nothing counted. ARGV[1] the operation
-(`outcome`, `probe`, `mark`), ARGV[2] the provider's id, ARGV[3] now (ms); `outcome`: ARGV[4] when
-its dispatch was made (ms), ARGV[5] 1 for a success, 0 for a provider-side failure; `outcome` and
-`probe`: ARGV[6..12] the config (`HealthConfig`'s fields in order).
+(`outcome`, `probe`, `mark`, `advance`: only the time-driven step), ARGV[2] the provider's id,
+ARGV[3] now (ms); `outcome`: ARGV[4] when its dispatch was made (ms), ARGV[5] 1 for a success, 0 for
+a provider-side failure; `outcome` and `probe`: ARGV[6..12] the config (`HealthConfig`'s fields in order).
 -> {the state after, encoded; the previous state ('' without a transition); the reason; admitted (probe)}
 """
 

@@ -4,6 +4,10 @@
 - A provider-side failure is an outcome with `success: false` and an `error_code` in
   `PROVIDER_FAILURE_CODES`; any other failure (e.g. a content filter) is recorded by the outcome
   service but says nothing about the provider's health. Every success counts.
+- `provider_health_advance_due` (a background job, every PROVIDER_HEALTH_VIEW_SECONDS in every
+  worker) moves each provider whose cooldown is over to probing, so that transition is recorded
+  (row, signal, alert) when it happens, not at the next probe or report; the step is the atomic
+  script's, so of the workers that run the job at once exactly one records it.
 - Each transition (made by exactly one call, the script being atomic) is written as a
   `ProviderHealthTransition` row and sent as `providers.signals.provider_health_changed`, by the
   worker whose call made it. Writing the row never fails the report or the dispatch that made
@@ -104,6 +108,31 @@ def provider_health_probe(*, provider_id: str) -> bool:
     if not change.admitted:  # this round's probes are taken: ask again after the view's interval
         store.probes_taken_note(provider_id)
     return change.admitted
+
+
+def provider_health_advance_due() -> int:
+    """Move every provider whose cooldown is over to probing (the background job); returns how
+    many transitions this call made (and recorded). One HGETALL when nothing is due."""
+    now_ms = store.health_now_ms()
+    done = 0
+    for provider_id, state in store.health_states().items():
+        if state.state != COOLING_DOWN or state.until_ms > now_ms:
+            continue
+        change = store.advance_record(provider_id=provider_id)
+        if change.transition is not None:
+            _transition_record(provider_id=uuid.UUID(provider_id), change=change)
+            done += 1
+    return done
+
+
+def health_job_register() -> None:
+    from common.background import job_register
+
+    job_register(
+        name="provider-health-advance",
+        run=provider_health_advance_due,
+        interval=max(0.2, float(getattr(settings, "PROVIDER_HEALTH_VIEW_SECONDS", 1.0))),
+    )
 
 
 def provider_health_mark_healthy(*, provider: ModelProvider, by: Any, reason: str) -> bool:

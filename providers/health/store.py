@@ -143,6 +143,17 @@ def probe_record(*, provider_id: str, config: HealthConfig) -> Change:
     return change
 
 
+def advance_record(*, provider_id: str) -> Change:
+    """The time-driven step alone (the background job): a cooldown that is over becomes probing.
+    Atomic like every other step, so of all the workers that ask, one is told of the transition."""
+    now_ms = health_now_ms()
+    change = _remote("advance", provider_id, now_ms, [])
+    if change is None:
+        change = _local.apply(provider_id, lambda current: Change(*machine.advance(current, now_ms)))
+    _view_note(provider_id, change)
+    return change
+
+
 def mark_record(*, provider_id: str) -> Change:
     """An operator's reset to healthy."""
     now_ms = health_now_ms()
@@ -233,6 +244,7 @@ def health_reset() -> None:
 __all__ = [
     "FIELDS",
     "Change",
+    "advance_record",
     "health_now_ms",
     "health_reset",
     "health_shared",

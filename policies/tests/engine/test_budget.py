@@ -100,3 +100,25 @@ def test_an_override_on_a_spent_budget_is_refused_in_either_mode():
     for mode in ("refuse", "cheapest"):
         decided = budget_apply(resolve_override(MATH, SNAPSHOT, override), SNAPSHOT, budget("1", on_exhausted=mode))
         assert decided.refusal_code == REFUSAL_BUDGET_EXHAUSTED and not decided.accepted
+
+
+def test_cheapest_leaves_out_an_unhealthy_provider_while_a_compliant_one_is_healthy():
+    decided = budget_apply(resolve(MATH, SNAPSHOT), SNAPSHOT, budget("1"), unhealthy={"cheap"})
+    assert decided.provider == MID and not decided.degraded
+
+
+def test_when_every_cheap_option_is_cooling_down_the_cheapest_compliant_one_serves_degraded_never_a_blocked_one():
+    """Health never refuses, and a spent budget still pays for the cheapest: every compliant provider
+    cooling down, the walk is degraded (dear, first) and the budget takes the cheapest of them."""
+    down = {"dear", "cheap", "mid"}
+    walked = resolve(MATH, SNAPSHOT, unhealthy=dict.fromkeys(down, "cooling down"))
+    assert walked.degraded and walked.provider == DEAR
+    decided = budget_apply(walked, SNAPSHOT, budget("1"), unhealthy=down)
+    assert decided.provider == CHEAP and decided.degraded  # not BLOCKED (free, blocked in us_east)
+    assert [(p.id, p.reason) for p in decided.passed_over][-1] == ("dear", REASON_NOT_CHEAPEST)
+    assert "cooling down: degraded" in decided.budget_rule
+    saturated = budget_apply(walked, SNAPSHOT, budget("1"), saturated={"cheap"}, unhealthy=down)
+    assert saturated.provider == MID and saturated.degraded
+    healthy_mid = resolve(MATH, SNAPSHOT, unhealthy=dict.fromkeys({"dear", "cheap"}, "cooling down"))
+    assert not healthy_mid.degraded  # mid (the default policy) is healthy: it serves, cheaper than dear
+    assert budget_apply(healthy_mid, SNAPSHOT, budget("1"), unhealthy={"dear", "cheap"}).provider == MID

@@ -206,21 +206,23 @@ def test_a_compiled_context_decides_like_a_fresh_walk_under_any_saturation(provs
     contexts,
     st.sets(st.sampled_from(PROVIDER_IDS)),
     st.lists(st.integers(0, 50), min_size=len(PROVIDER_IDS), max_size=len(PROVIDER_IDS)),
+    st.sets(st.sampled_from(PROVIDER_IDS)),
 )
 def test_a_spent_budget_takes_the_cheapest_compliant_provider_of_the_matching_chains(
-    provs, pols, rls, context, saturated, prices
+    provs, pols, rls, context, saturated, prices, unhealthy
 ):
-    """Never a non-compliant (blocked) or saturated provider; the cheapest of every matching chain;
-    and only when the policy's own walk would serve the context."""
+    """Never a non-compliant (blocked) or saturated provider; the cheapest of every matching chain,
+    healthy ones only unless every compliant one is unhealthy (then still `degraded`); and only when
+    the policy's own walk would serve the context."""
     provs = [
         dataclasses.replace(p, cost_per_1k_input=price / 1000, cost_per_1k_output=price / 500)
         for p, price in zip(provs, prices, strict=True)
     ]
     snapshot = world(provs, pols, rls)
     spent = BudgetState(period="day", limit=Decimal("1"), spent=Decimal("1"), on_exhausted="cheapest")
-    walked = resolve(context, snapshot, saturated=saturated)
-    decision = budget_apply(walked, snapshot, spent, saturated=saturated)
-    assert decision.accepted == walked.accepted
+    walked = resolve(context, snapshot, saturated=saturated, unhealthy=dict.fromkeys(unhealthy, "cooling down"))
+    decision = budget_apply(walked, snapshot, spent, saturated=saturated, unhealthy=unhealthy)
+    assert decision.accepted == walked.accepted and decision.degraded == walked.degraded
     if not decision.accepted:
         return
     assert decision.provider is not None and decision.provider.id not in saturated
@@ -239,7 +241,11 @@ def test_a_spent_budget_takes_the_cheapest_compliant_provider_of_the_matching_ch
     ]
     by_id = {p.id: p for p in provs}
     candidates = {
-        pid for pol in matching for pid in pol.chain if pid not in saturated and compliant(by_id.get(pid), rule)
+        pid
+        for pol in matching
+        for pid in pol.chain
+        if pid not in saturated and compliant(by_id.get(pid), rule) and (walked.degraded or pid not in unhealthy)
     }
+    assert decision.degraded or decision.provider.id not in unhealthy
     price = lambda p: p.cost_per_1k_input + p.cost_per_1k_output  # noqa: E731
     assert price(decision.provider) == min(price(by_id[pid]) for pid in candidates)

@@ -161,3 +161,33 @@ def test_with_every_compliant_provider_cooling_down_the_first_serves_degraded_an
     assert all(b["provider_slug"] != "openai-gpt4" for b in served)  # blocked: never, degraded or not
     health = _health(base, key)
     assert health["anthropic-claude"]["state"] == health["microsoft-copilot"]["state"] == "cooling_down"
+
+
+JOB = VIEW * 1.1  # the advance job's interval in each worker (PROVIDER_HEALTH_VIEW_SECONDS plus its jitter)
+
+
+@pytest.mark.parametrize("health_workers", [2], indirect=True)
+def test_the_end_of_a_cooldown_is_recorded_once_by_the_workers_job_without_any_dispatch(health_workers):
+    """Both workers run the advance job; nobody dispatches or reports after the trip. The
+    cooling_down -> probing transition is recorded within one job interval of the cooldown's
+    end, exactly once, and /providers/health shows probing."""
+    base, _ = health_workers
+    demo_world_load()
+    key = _client()
+    for code in ("timeout", "provider_unavailable", "connection_error"):
+        body = _dispatch(base, key)
+        assert body["provider_slug"] == "openai-gpt4"
+        _report(base, key, body["request_id"], success=False, error_code=code)
+    trip = ProviderHealthTransition.objects.get(provider__slug="openai-gpt4", state="cooling_down")
+    next_probe = dt.datetime.fromisoformat(trip.details["next_probe_at"].replace("Z", "+00:00"))
+
+    time.sleep(max(0.0, (next_probe - dt.datetime.now(dt.UTC)).total_seconds()) + JOB + MARGIN)
+    rows = list(ProviderHealthTransition.objects.filter(provider__slug="openai-gpt4").order_by("at", "id"))
+    assert [(t.previous, t.state, t.reason) for t in rows] == [
+        ("healthy", "cooling_down", "consecutive_failures"),
+        ("cooling_down", "probing", "cooldown_over"),
+    ]
+    assert next_probe <= rows[1].at <= next_probe + dt.timedelta(seconds=JOB + MARGIN)
+    assert _health(base, key)["openai-gpt4"]["state"] == "probing"
+    time.sleep(JOB + MARGIN)  # every worker's job has run again since: still one row for this cooldown end
+    assert ProviderHealthTransition.objects.filter(provider__slug="openai-gpt4", state="probing").count() == 1

@@ -1,6 +1,6 @@
 """A spent budget on `cheapest` picks the cheapest *healthy* compliant provider: a cheaper one
-cooling down is left out (the decision's own provider serves, not degraded), and a blocked one
-never serves."""
+cooling down is left out (the decision's own provider serves, not degraded); when every compliant
+one is cooling down the cheapest of them serves, `degraded: true`; a blocked one never serves."""
 
 from __future__ import annotations
 
@@ -27,3 +27,25 @@ def test_a_spent_budget_routes_to_the_cheapest_healthy_provider(world, settings)
     status, body = dispatch(api)
     assert status == 200 and body["provider_slug"] == "dear" and body["degraded"] is False
     assert body["budget"]["exhausted"] is True
+
+
+def test_with_every_cheap_option_cooling_down_the_cheapest_compliant_serves_degraded(world, settings):  # noqa: F811
+    settings.PROVIDER_HEALTH_FAILURES = 1
+    settings.PROVIDER_HEALTH_VIEW_SECONDS = 0
+    api, _ = budgeted("cheapest")
+    for _ in range(2):
+        status, body = dispatch(api)
+        assert status == 200
+        spend(api, body)
+    for slug in ("cheap", "dear"):  # every compliant provider; `free` is cheaper still but blocked in us_east
+        provider_health_outcome(
+            provider=world[slug], dispatched_at=timezone.now(), success=False, error_code="provider_unavailable"
+        )
+    for _ in range(3):
+        status, body = dispatch(api)
+        assert status == 200 and body["provider_slug"] == "cheap" and body["degraded"] is True
+        assert body["budget"]["exhausted"] is True
+        explanation = body["explanation"]
+        assert "cooling down: degraded" in explanation["budget"]
+        assert "the cheapest compliant one (the client's budget is spent), cheap" in explanation["degraded_detail"]
+        assert [(p["slug"], p["reason"]) for p in explanation["passed_over"]] == [("dear", "not_cheapest")]

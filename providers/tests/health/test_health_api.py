@@ -5,7 +5,9 @@ own view and says so."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 
 import pytest
 
@@ -167,3 +169,34 @@ def test_with_redis_down_each_process_keeps_its_own_view_and_says_so(world, redi
     assert body["shared"] is False
     assert next(r for r in body["providers"] if r["provider_slug"] == "openai-gpt4")["state"] == "cooling_down"
     assert any("Redis unavailable" in r.getMessage() for r in caplog.records if r.name.startswith("dispatch."))
+
+
+def test_the_background_job_records_the_end_of_a_cooldown_once_without_waiting_for_a_probe(
+    world, signals, require_redis
+):
+    """A provider's own cooldown (1 s, its override) ends with nobody dispatching to it: the job
+    (every worker runs it; the atomic script lets one of them make the move) records the
+    cooling_down -> probing transition once, as a row and a signal, and the health API shows it."""
+    from common.background import jobs_registered, jobs_run_due
+    from providers.health.services import provider_health_advance_due
+
+    assert "provider-health-advance" in jobs_registered()
+    ModelProvider.objects.filter(slug="openai-gpt4").update(health_cooldown_seconds=1)
+    for code in ("timeout", "provider_error"):
+        _fail(world, _dispatch(world)["request_id"], code)
+    trip = ProviderHealthTransition.objects.get(provider__slug="openai-gpt4")
+    assert trip.state == "cooling_down" and trip.details["cooldown_seconds"] == 1
+    assert provider_health_advance_due() == 0  # not over yet: nothing moves
+    signals.clear()
+
+    time.sleep(1 + 0.3)  # the cooldown plus a margin; no dispatch, no report meanwhile
+    assert jobs_run_due(force=True)["provider-health-advance"] == 1
+    assert provider_health_advance_due() == 0  # done once: a second pass (another worker) finds nothing
+    moved = ProviderHealthTransition.objects.filter(provider__slug="openai-gpt4").exclude(pk=trip.pk)
+    assert [(t.previous, t.state, t.reason) for t in moved] == [("cooling_down", "probing", "cooldown_over")]
+    assert moved[0].at >= trip.at + dt.timedelta(seconds=1)
+    assert [(s["previous"], s["state"], s["provider_slug"]) for s in signals] == [
+        ("cooling_down", "probing", "openai-gpt4")
+    ]
+    row = next(r for r in _health(world)["providers"] if r["provider_slug"] == "openai-gpt4")
+    assert row["state"] == "probing"

@@ -146,7 +146,7 @@ configs = st.builds(
 # (kind, time step, how long before now its dispatch was made, ok)
 events = st.lists(
     st.tuples(
-        st.sampled_from(["outcome"] * 5 + ["probe"] * 4 + ["mark"]),
+        st.sampled_from(["outcome"] * 5 + ["probe"] * 4 + ["mark", "advance"]),
         st.sampled_from([0, 1, 10, 700, 5_000]),  # bursts, and pauses longer than any cooldown
         st.sampled_from([0, 0, 0, 1, 2_000]),  # mostly fresh reports, some late ones
         st.booleans(),
@@ -167,6 +167,8 @@ def run(config: HealthConfig, history: list[tuple[str, int, int, bool]], start: 
             state, transition = outcome_apply(state, config, now_ms=now, dispatched_ms=now - age, ok=ok)
         elif kind == "probe":
             state, admitted, transition = probe_take(state, config, now_ms=now)
+        elif kind == "advance":  # the background job: a cooldown that is over becomes probing
+            state, transition = machine.advance(state, now_ms=now)
         else:
             state, transition = mark_healthy(state, now_ms=now)
         yield before, (kind, now, now - age, ok), state, transition, admitted

@@ -46,6 +46,10 @@ SCENARIOS = [
     + [("probe", 5_000, 0, False), ("outcome", 1, 0, False)] * 4
     + [("probe", 50_000, 0, False)]
     + [("probe", 1, 0, False)] * 3,
+    # trip, the job's advance before and after the cooldown's end, then the probes
+    [("outcome", 1, 0, False)] * 3
+    + [("advance", 500, 0, False), ("advance", 600, 0, False), ("advance", 1, 0, False)]
+    + [("probe", 1, 0, False), ("outcome", 1, 0, True), ("outcome", 1, 0, True)],
     # a failure rate over the window, late reports, an operator's reset
     [("outcome", 1, 0, i % 2 == 0) for i in range(8)] + [("outcome", 1, 9_000, False), ("mark", 1, 0, False)],
 ]
@@ -62,6 +66,10 @@ def replay(script, key: str, config: HealthConfig, history, start: int) -> None:
         elif kind == "probe":
             expected, admitted, transition = machine.probe_take(state, config, now_ms=now)
             args = ["probe", "p", now, 0, 0, *config_args(config)]
+        elif kind == "advance":
+            expected, transition = machine.advance(state, now_ms=now)
+            admitted = False
+            args = ["advance", "p", now]
         else:
             expected, transition = machine.mark_healthy(state, now_ms=now)
             admitted = False
