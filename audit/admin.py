@@ -30,11 +30,11 @@ from vocabulary.wording import label, level_words, money, reason_words, refusal_
 class NamedValuesFilter(admin.AllValuesFieldListFilter):
     """Every value of a text field, with the empty text named ("(none)") rather than an empty link."""
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Any]:
         for choice in super().choices(changelist):
             display = str(choice["display"])
             if display == "" or display.startswith(" ("):
-                choice = {**choice, "display": "(none)" + display}
+                choice["display"] = "(none)" + display
             yield choice
 
 

@@ -29,7 +29,6 @@ from common.access_refusals import ANONYMOUS, access_refusal_record
 from providers.health.selectors import provider_health_list
 from vocabulary import Region
 
-
 MAX_RANGE_DAYS = 366
 
 
@@ -55,8 +54,8 @@ class DashboardFilterForm(forms.Form):
         elif start and end:
             if start > end:
                 self.add_error("end", f"To ({end.isoformat()}) must be on or after From ({start.isoformat()}).")
-            elif (end - start).days + 1 > MAX_RANGE_DAYS:
-                self.add_error("end", f"A range is at most {MAX_RANGE_DAYS} days; this one is {(end - start).days + 1}.")
+            elif (span := (end - start).days + 1) > MAX_RANGE_DAYS:
+                self.add_error("end", f"A range is at most {MAX_RANGE_DAYS} days; this one is {span}.")
         return data
 
 

@@ -33,7 +33,7 @@ def spread():
 
 @pytest.mark.parametrize("folded", [False, True], ids=["live rows", "folded rollups"])
 def test_a_range_counts_only_its_days_both_ends_included(spread, folded):
-    today, days = spread
+    _, days = spread
     if folded:
         rollup_fold(wait=True)
     first, last = days[-1] + dt.timedelta(days=2), days[0] - dt.timedelta(days=1)  # 7 of the 10 days
