@@ -229,21 +229,19 @@ def _needs_chromium(item: pytest.Item) -> bool:
 AXE_VERSION = "4.14.1"  # bin/fetch-axe pins it, with its sha256
 AXE_IMPACTS = ("serious", "critical")
 _AXE_RUN = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
+  // one run at a time in a page: the session-wide watch and a test's own axe(page) may overlap
+  const run = (window.__axeRuns || Promise.resolve()).catch(() => null)
+    .then(() => axe.run(document, { resultTypes: ["violations"] }));
+  window.__axeRuns = run;
+  const result = await run;
   return result.violations.filter(v => %s.includes(v.impact))
     .map(v => v.impact + " " + v.id + ": " + v.help + " @ "
               + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
 }"""
 
 
-@pytest.fixture(scope="session")
-def axe():
-    """`axe(page)`: the page's serious and critical accessibility violations (axe-core, run in the page).
-
-    axe.min.js comes from the npm registry through bin/fetch-axe (`make test` runs it) into
-    .cache/axe-core/; without it the test skips, except under CI=true. Pages must be opened with
-    `bypass_csp=True` (the product's CSP rightly refuses an injected script)."""
-    import json
+def _axe_script() -> Any:
+    """axe.min.js's path (fetched through bin/fetch-axe when missing); skip (fail under CI=true) without it."""
     import subprocess
     from pathlib import Path
 
@@ -256,12 +254,150 @@ def axe():
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    return script
+
+
+def _axe_violations(page: Any, source: str) -> list[str]:
+    """Run axe-core in the page. Injected through the DevTools protocol (page.evaluate), which the
+    product's CSP does not govern, so pages keep their real CSP."""
+    import json
+
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(source + "\n;void 0")
+    return list(page.evaluate(_AXE_RUN % json.dumps(list(AXE_IMPACTS))))
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """`axe(page)`: the page's serious and critical accessibility violations (axe-core, run in the page).
+
+    axe.min.js comes from the npm registry through bin/fetch-axe (`make test` runs it) into
+    .cache/axe-core/; without it the test skips, except under CI=true."""
+    source = _axe_script().read_text()
 
     def check(page: Any) -> list[str]:
-        page.add_script_tag(path=str(script))
-        return list(page.evaluate(_AXE_RUN % json.dumps(list(AXE_IMPACTS))))
+        return _axe_violations(page, source)
 
     return check
+
+
+# Every admin and teacher page a browser test loads is checked by axe-core once per session (per
+# xdist worker): the first time a path under these prefixes finishes loading, in any page of any
+# test, axe runs in it; a serious or critical violation fails the test that loaded it, naming the
+# page and the rules. Keyed on the path (not the query), so the cost is one axe run per page kind.
+AXE_PREFIXES = ("/admin/", "/teacher/", "/accounts/")
+_AXE_CHECKED: set[str] = set()
+
+
+def _axe_log(path: str, violations: int) -> None:
+    """artifacts/axe-checked-<xdist worker>.txt: each path checked and its violation count."""
+    from pathlib import Path
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    log = Path(__file__).resolve().parent / "artifacts" / f"axe-checked-{worker}.txt"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"{path} {violations}\n")
+
+
+AXE_SETTLE_SECONDS = 20  # at a test's end, how long a check still running may take to finish
+
+
+class _AxeWatch:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.found: list[str] = []
+        self.running: dict[Any, str] = {}  # page -> path being checked
+        self.missed: dict[str, tuple[Any, str]] = {}  # path -> (context, URL): left before its check ended
+
+    def attach(self, page: Any) -> None:
+        page.on("load", lambda: self.check(page))
+
+    def check(self, page: Any) -> None:
+        from urllib.parse import urlsplit
+
+        path = urlsplit(page.url).path
+        if not path.startswith(AXE_PREFIXES) or path in _AXE_CHECKED or path in self.running.values():
+            return
+        self.running[page] = path
+        try:
+            violations = _axe_violations(page, self.source)
+        except Exception:
+            self.missed.setdefault(path, (page.context, page.url))
+            return
+        finally:
+            self.running.pop(page, None)
+        _AXE_CHECKED.add(path)
+        _axe_log(path, len(violations))
+        self.found.extend(f"{path}: {v}" for v in violations)
+
+    def settle(self) -> None:
+        """Let checks still running finish (each page's event loop turns while we wait on it)."""
+        import time
+
+        deadline = time.monotonic() + AXE_SETTLE_SECONDS
+        while self.running and time.monotonic() < deadline:
+            page = next(iter(self.running))
+            try:
+                page.wait_for_timeout(50)
+            except Exception:
+                self.running.pop(page, None)
+        for path, (context, url) in list(self.missed.items()):
+            # the test left the page before axe finished: open it again (GET) in the same session
+            if path in _AXE_CHECKED:
+                continue
+            try:
+                page = context.new_page()
+                page.goto(url)
+                self.check(page)  # returns at once when the page's own load event got there first
+                deadline = time.monotonic() + AXE_SETTLE_SECONDS
+                while page in self.running and time.monotonic() < deadline:
+                    page.wait_for_timeout(50)
+                page.close()
+            except Exception:  # the context is closed: say so rather than pass silently
+                _axe_log(path, -1)
+        self.missed.clear()
+
+
+_AXE_WATCH = pytest.StashKey[_AxeWatch]()
+
+
+@pytest.fixture(autouse=True)
+def _axe_every_page(request, monkeypatch):
+    """Browser tests: attach the axe watch to every page opened, whichever way it is opened."""
+    if not _needs_chromium(request.node):
+        yield
+        return
+    from playwright.sync_api import Browser
+
+    watch = request.node.stash[_AXE_WATCH] = _AxeWatch(_axe_script().read_text())
+    new_context, new_page = Browser.new_context, Browser.new_page
+
+    def watched_context(self: Any, *args: Any, **kwargs: Any) -> Any:
+        context = new_context(self, *args, **kwargs)
+        context.on("page", watch.attach)
+        return context
+
+    def watched_page(self: Any, *args: Any, **kwargs: Any) -> Any:
+        page = new_page(self, *args, **kwargs)
+        watch.attach(page)
+        return page
+
+    monkeypatch.setattr(Browser, "new_context", watched_context)
+    monkeypatch.setattr(Browser, "new_page", watched_page)
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    watch = item.stash.get(_AXE_WATCH, None)
+    if watch is not None:
+        watch.settle()
+        if watch.found:
+            found = "\n".join(watch.found)
+            pytest.fail(f"axe-core: serious or critical accessibility violations\n{found}", pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")

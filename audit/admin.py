@@ -26,6 +26,18 @@ from django.utils.safestring import SafeString
 from audit.models import AuditCheckpoint, AuditPurge, DispatchLog, DispatchOutcome
 from vocabulary.wording import label, level_words, money, reason_words, refusal_words
 
+
+class NamedValuesFilter(admin.AllValuesFieldListFilter):
+    """Every value of a text field, with the empty text named ("(none)") rather than an empty link."""
+
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        for choice in super().choices(changelist):
+            display = str(choice["display"])
+            if display == "" or display.startswith(" ("):
+                choice["display"] = "(none)" + display
+            yield choice
+
+
 CSV_FIELDS = [
     "id",
     "created_at",
@@ -108,7 +120,7 @@ class DispatchLogAdmin(ReadOnlyAdmin):
         "outcome",
         RefusalFilter,
         "is_override",
-        ("client_ref", admin.AllValuesFieldListFilter),
+        ("client_ref", NamedValuesFilter),
     ]
     search_fields = ["request_id"]
     search_help_text = "Exact request id (UUID), teacher id or client"

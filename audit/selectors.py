@@ -3,7 +3,8 @@
 Dispatch counts come from `dispatch_rollups` (folded) plus the rows above the fold's watermark,
 counted live in the same statement; outcome figures come from `model_metrics_daily`. Both are
 bounded by days x regions x a few dozen values, so a read costs the same at 10k rows as at 1M.
-A window of `days` is the last `days` UTC calendar days, today included.
+A window of `days` is `days` UTC calendar days ending with `last` (today when not given), both
+ends included: every read is bounded below and above, in SQL.
 """
 
 from __future__ import annotations
@@ -32,14 +33,24 @@ from vocabulary.wording import label
 class Window:
     region: str | None
     days: int
+    last: dt.date | None = None  # the window's last UTC day, included; None: today
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.last or timezone.now().astimezone(dt.UTC).date()
 
     @property
     def first_day(self) -> dt.date:
-        return timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=self.days - 1)
+        return self.last_day - dt.timedelta(days=self.days - 1)
 
     @property
     def start(self) -> dt.datetime:
         return dt.datetime.combine(self.first_day, dt.time.min, tzinfo=dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """The first instant after the window (exclusive upper bound)."""
+        return dt.datetime.combine(self.last_day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
 
 def dispatch_counts(window: Window, *, by_day: bool = False, by_region: bool = False) -> list[dict[str, Any]]:
@@ -54,19 +65,19 @@ def dispatch_counts(window: Window, *, by_day: bool = False, by_region: bool = F
     mark = RollupWatermark.objects.filter(id=1).values_list("last_id", flat=True).first() or 0
     live_where = (
         "id > %s AND id > COALESCE((SELECT last_id FROM dispatch_rollup_watermark WHERE id = 1), 0) "
-        "AND created_at >= %s" + region_sql
+        "AND created_at >= %s AND created_at < %s" + region_sql
     )
-    live_params: list[Any] = [mark, window.start, *region_params] * 8
+    live_params: list[Any] = [mark, window.start, window.end, *region_params] * 8
     cols = ", ".join(group)
     sql = (
         f"SELECT {cols}, SUM(count) AS count, SUM(decision_us_sum) AS decision_us_sum FROM ("
-        f"SELECT {cols}, count, decision_us_sum FROM dispatch_rollups WHERE day >= %s{region_sql} "
+        f"SELECT {cols}, count, decision_us_sum FROM dispatch_rollups WHERE day >= %s AND day <= %s{region_sql} "
         f"UNION ALL SELECT {cols}, 1 AS count, decision_us AS decision_us_sum "
         f"FROM ({marginals_sql(live_where)}) AS live"
         f") AS u GROUP BY {cols} ORDER BY {cols}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [window.first_day, *region_params, *live_params])
+        cursor.execute(sql, [window.first_day, window.last_day, *region_params, *live_params])
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
@@ -97,7 +108,7 @@ def _p95() -> Case:
 
 
 def _metrics(window: Window) -> QuerySet[ModelMetricDaily]:
-    qs = ModelMetricDaily.objects.filter(day__gte=window.first_day)
+    qs = ModelMetricDaily.objects.filter(day__gte=window.first_day, day__lte=window.last_day)
     return qs.filter(region=window.region) if window.region else qs
 
 
@@ -130,10 +141,10 @@ def _provider_key(value: str) -> str:
     return str(uuid.UUID(str(value)))
 
 
-def analytics(*, region: str | None, days: int) -> dict[str, Any]:
-    """The seed's analytics shape plus per-provider figures, for one window."""
+def analytics(*, region: str | None, days: int, last: dt.date | None = None) -> dict[str, Any]:
+    """The seed's analytics shape plus per-provider figures, for one window (ending `last`, or today)."""
     rollup_fold(wait=False)
-    window = Window(region, days)
+    window = Window(region, days, last)
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for row in dispatch_counts(window):
         counts[row["dimension"]][row["value"]] = row["count"]
@@ -170,6 +181,7 @@ def analytics(*, region: str | None, days: int) -> dict[str, Any]:
         "region": region,
         "days": days,
         "first_day": window.first_day.isoformat(),
+        **({"last_day": window.last_day.isoformat()} if last else {}),
         "total_requests": total,
         "success_rate": _rate(totals["successes"] or 0, reported),
         "teacher_override_rate": _rate(counts["override"].get("override", 0), total) or 0.0,
@@ -192,10 +204,10 @@ def _ranked(values: dict[str, int]) -> dict[str, int]:
     return dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def dashboard_data(*, region: str | None, days: int) -> dict[str, Any]:
+def dashboard_data(*, region: str | None, days: int, last: dt.date | None = None) -> dict[str, Any]:
     """Series for the dashboard charts (per day, per region, per provider, refusals, latency, cost)."""
-    summary = analytics(region=region, days=days)
-    window = Window(region, days)
+    summary = analytics(region=region, days=days, last=last)
+    window = Window(region, days, last)
     day_list = [window.first_day + dt.timedelta(days=i) for i in range(days)]
     per_day: dict[str, dict[dt.date, int]] = defaultdict(dict)
     for row in dispatch_counts(window, by_day=True):

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hmac
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -28,12 +29,51 @@ from common.access_refusals import ANONYMOUS, access_refusal_record
 from providers.health.selectors import provider_health_list
 from vocabulary import Region
 
+MAX_RANGE_DAYS = 366
+
 
 class DashboardFilterForm(forms.Form):
-    """The same filters as GET /analytics: an optional known region, and 1-365 days."""
+    """An optional known region, and either the last 1-365 days or a from/to range of UTC days
+    (both included, from <= to, at most 366 days; it wins over `days`)."""
 
     region = forms.ChoiceField(choices=[("", "All regions"), *Region.choices], required=False)
     days = forms.IntegerField(min_value=1, max_value=365, initial=30, required=False)
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC day, included"
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC day, included"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if (start is None) != (end is None) and not self.errors.get("start") and not self.errors.get("end"):
+            missing = "end" if end is None else "start"
+            self.add_error(missing, "Give both From and To (or neither, for the last N days).")
+        elif start and end:
+            if start > end:
+                self.add_error("end", f"To ({end.isoformat()}) must be on or after From ({start.isoformat()}).")
+            elif (span := (end - start).days + 1) > MAX_RANGE_DAYS:
+                self.add_error("end", f"A range is at most {MAX_RANGE_DAYS} days; this one is {span}.")
+        return data
+
+
+@dataclass(frozen=True)
+class DashboardRange:
+    region: str | None
+    days: int
+    last: dt.date | None  # None: ends today
+
+    @property
+    def query(self) -> str:
+        """The range as a query string (for the CSV links)."""
+        if self.last is not None:
+            first = self.last - dt.timedelta(days=self.days - 1)
+            text = f"start={first.isoformat()}&end={self.last.isoformat()}"
+        else:
+            text = f"days={self.days}"
+        return text + (f"&region={self.region}" if self.region else "")
 
 
 def dashboard_allowed(user: Any) -> bool:
@@ -41,16 +81,20 @@ def dashboard_allowed(user: Any) -> bool:
     return bool(user.has_perm("audit.view_dispatchlog"))
 
 
-def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, str | None, int, int]:
+def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, DashboardRange, int]:
     form = DashboardFilterForm(request.GET or None)
-    region, days, status = None, 30, 200
+    chosen, status = DashboardRange(None, 30, None), 200
     if form.is_bound:
         if form.is_valid():
-            region = form.cleaned_data["region"] or None
-            days = form.cleaned_data["days"] or 30
+            data = form.cleaned_data
+            region = data["region"] or None
+            if data.get("start") and data.get("end"):
+                chosen = DashboardRange(region, (data["end"] - data["start"]).days + 1, data["end"])
+            else:
+                chosen = DashboardRange(region, data["days"] or 30, None)
         else:
             status = 400
-    return form, region, days, status
+    return form, chosen, status
 
 
 # What each chart shows, as CSV columns: chart -> (header, rows from the dashboard's data).
@@ -89,13 +133,13 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     if not dashboard_allowed(request.user):
         raise PermissionDenied
     chart = request.GET.get("chart", "")
-    form, region, days, status = _filters(request)
+    form, chosen, status = _filters(request)
     if chart not in CHART_COLUMNS or status != 200:
         allowed = ", ".join(CHART_COLUMNS)
         errors = "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items())
         why = errors or f"chart must be one of: {allowed}"
         return HttpResponse(f"Bad request: {why}\n", status=400, content_type="text/plain; charset=utf-8")
-    data = dashboard_data(region=region, days=days)
+    data = dashboard_data(region=chosen.region, days=chosen.days, last=chosen.last)
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     header = CHART_COLUMNS[chart]
@@ -104,7 +148,8 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     writer.writerow(header)
     writer.writerows([[csv_cell(value) for value in row] for row in chart_rows(chart, data)])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    name = f"dashboard_{chart}_{region or 'all'}_{days}d.csv"
+    span = f"{data['days'][0]}_{data['days'][-1]}" if chosen.last else f"{chosen.days}d"
+    name = f"dashboard_{chart}_{chosen.region or 'all'}_{span}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -114,19 +159,21 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     if not dashboard_allowed(request.user):
         raise PermissionDenied
-    form, region, days, status = _filters(request)
-    today = dt.datetime.now(dt.UTC).date()
+    form, chosen, status = _filters(request)
+    last_day = chosen.last or dt.datetime.now(dt.UTC).date()
     context = {
         **admin.site.each_context(request),
         "title": "Dispatch dashboard",
         "form": form,
         "currency": settings.COST_CURRENCY,
-        "first_day": today - dt.timedelta(days=days - 1),
-        "last_day": today,
+        "first_day": last_day - dt.timedelta(days=chosen.days - 1),
+        "last_day": last_day,
+        "ends_today": chosen.last is None,
         "presets": [7, 30, 90, 365],
-        "days": days,
-        "region": region or "",
-        "data": dashboard_data(region=region, days=days) if status == 200 else None,
+        "days": chosen.days if chosen.last is None else None,
+        "region": chosen.region or "",
+        "range_query": chosen.query,
+        "data": dashboard_data(region=chosen.region, days=chosen.days, last=chosen.last) if status == 200 else None,
         "health": _health_tile(),
     }
     return render(request, "audit/dashboard.html", context, status=status)

@@ -102,3 +102,33 @@ def test_dashboard_draws_every_chart_without_leaving_the_site(live_server, page,
     assert "outcome=refused" in page.url and f"created_at__gte={expected['day']}" in page.url
     assert page.locator("#result_list tbody tr").count() == expected["refused"]
     page.screenshot(path=str(artifacts_dir / "dashboard-click-through.png"), full_page=True)
+
+    # A from/to range (finding 8): two date inputs; the charts, the CSV links and a slice's
+    # click-through all cover exactly those days; a reversed range is a form error, not a 500.
+    today = timezone.now().astimezone(dt.UTC).date()
+    first, last = today - dt.timedelta(days=9), today - dt.timedelta(days=3)
+    page.goto(live_server.url + "/admin/audit/dashboard/")
+    page.fill("#id_start", first.isoformat())
+    page.fill("#id_end", last.isoformat())
+    page.click("input[value=Apply]")
+    page.wait_for_selector("#chart-cost[data-drawn=true]")
+    assert f"start={first.isoformat()}" in page.url and f"end={last.isoformat()}" in page.url
+    labels = page.evaluate("() => Chart.getChart('chart-per-day').data.labels")
+    assert (labels[0], labels[-1], len(labels)) == (first.isoformat(), last.isoformat(), 7)
+    csv_link = page.locator("a.csv").first.get_attribute("href")
+    assert f"start={first.isoformat()}&end={last.isoformat()}" in csv_link
+    in_range = sum(
+        int(row.split(",")[1].strip('"')) + int(row.split(",")[2].strip('"'))
+        for row in page.request.get(live_server.url + csv_link).text().splitlines()[1:]
+    )
+    page.screenshot(path=str(artifacts_dir / "dashboard-range.png"), full_page=True)
+    page.evaluate("() => { const c = Chart.getChart('chart-regions'); c.options.onClick(null, [{index: 0}], c) }")
+    page.wait_for_url("**/admin/audit/dispatchlog/?*")
+    assert f"created_at__gte={first.isoformat()}" in page.url
+    assert f"created_at__lt={(last + dt.timedelta(days=1)).isoformat()}" in page.url
+    region_rows = page.locator("#result_list tbody tr").count()
+    assert 0 < region_rows <= in_range
+
+    page.goto(live_server.url + f"/admin/audit/dashboard/?start={last.isoformat()}&end={first.isoformat()}")
+    assert "must be on or after From" in page.locator(".dash-filters").inner_text()
+    page.screenshot(path=str(artifacts_dir / "dashboard-range-error.png"), full_page=True)

@@ -246,11 +246,9 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
     list_display = [
         "region",
         "data_center",
-        "data_residency_required",
-        "encryption_required",
+        "requires",
         "frameworks",
         "under_13",
-        "agreement_required",
         "allowed",
         "blocked",
     ]
@@ -284,6 +282,17 @@ class RegionalRoutingAdmin(AuthoringHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("allowed_providers", "blocked_providers")
+
+    @admin.display(description="requires")
+    def requires(self, obj: RegionalRouting) -> str:
+        """The yes/no requirements in one column (three boolean columns made the list scroll sideways)."""
+        named = [
+            ("data residency", obj.data_residency_required),
+            ("encryption", obj.encryption_required),
+            ("audit logging", obj.audit_logging_required),
+            ("a signed agreement", obj.agreement_required),
+        ]
+        return ", ".join(name for name, required in named if required) or "—"
 
     @admin.display(description="frameworks")
     def frameworks(self, obj: RegionalRouting) -> str:

@@ -13,6 +13,11 @@
 
   function auditUrl(params) {
     const query = new URLSearchParams(params);
+    // A slice or a refusal bar is the whole range: its rows, bounded on both ends like the charts.
+    if (!query.has("created_at__gte")) {
+      query.set("created_at__gte", data.days[0]);
+      query.set("created_at__lt", nextDay(data.days[data.days.length - 1], 1));
+    }
     if (links.region) { query.set("region", links.region); }
     return links.changelist + "?" + query.toString();
   }
