@@ -157,14 +157,16 @@ def accepted_contexts(target: Target) -> list[dict[str, str]]:
     return contexts
 
 
-def compliant_providers(target: Target, regions: set[str]) -> dict[str, set[str]]:
-    """Region -> ids of the providers that may serve it, as the service itself reports them."""
-    allowed: dict[str, set[str]] = {}
-    for region in regions:
-        status, data = target.get(f"/providers?region={region}")
+def compliant_providers(target: Target, contexts: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(region, grade band) -> ids of the providers that may serve it, as the service itself reports
+    them (compliance depends on the students' ages too: issue 16)."""
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for key in sorted({(c["region"], c["grade_band"]) for c in contexts}):
+        region, band = key
+        status, data = target.get(f"/providers?region={region}&grade_band={band}")
         if status != 200:
-            raise RuntimeError(f"/providers?region={region} answered {status}")
-        allowed[region] = {p["id"] for p in data["providers"]}
+            raise RuntimeError(f"/providers?region={region}&grade_band={band} answered {status}")
+        allowed[key] = {p["id"] for p in data["providers"]}
     return allowed
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from drills.common import (
     MARGIN_S,
@@ -222,7 +223,7 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
     )
     target = target_up(stack, "redisdown")
     contexts = accepted_contexts(target)
-    allowed = compliant_providers(target, {c["region"] for c in contexts})
+    allowed = compliant_providers(target, contexts)
     from drills.common import api_client_key
 
     limit, probe_rate = 10, 5  # a 10/min client, sent 5 requests a second
@@ -254,7 +255,12 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
     dispatches = [r for r in records if r["k"] == "dispatch"]
     counts = by_status(dispatches)
     during = [r for r in dispatches if down <= r["t0"] <= up]
-    wrong = [r for r in dispatches if r["s"] == 200 and r.get("p") not in allowed.get(r.get("r") or "", set())]
+
+    def compliant(record: dict[str, Any]) -> bool:
+        context = contexts[record["ctx"]]
+        return record.get("p") in allowed.get((context["region"], context["grade_band"]), set())
+
+    wrong = [r for r in dispatches if r["s"] == 200 and not compliant(r)]
     server_errors = [r for r in records if r["s"] >= 500 or r["s"] == 0]
     readyz = [r for r in records if r["k"] == "readyz"]
     outcome.figures.update(
@@ -267,7 +273,7 @@ def drill_redis_down(stack: Stack, profile: Profile) -> Outcome:
     )
     outcome.check("no 5xx (and no dropped connection)", not server_errors)
     outcome.check("dispatch kept answering 200 during the outage", bool(during) and all(r["s"] == 200 for r in during))
-    outcome.check("every decision named a provider compliant in its region", not wrong)
+    outcome.check("every decision named a provider compliant in its region for its grade band", not wrong)
     outcome.check("/readyz stayed 200 (Redis reported degraded)", all(r["s"] == 200 for r in readyz))
     no_leaks(outcome, records)
     outcome.held.append(
