@@ -36,13 +36,14 @@ the first, `degraded`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
 import uuid
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.utils import timezone
 
@@ -99,6 +100,39 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+P = ParamSpec("P")
+
+
+def traced(decide: Callable[P, DispatchResult]) -> Callable[P, DispatchResult]:
+    """With tracing on (`common.tracing`), one `dispatch` span around `decide` with the decision's
+    attributes (`policies.telemetry`); with it off, `decide` itself runs."""
+
+    @functools.wraps(decide)
+    def dispatch_traced(*args: P.args, **kwargs: P.kwargs) -> DispatchResult:
+        tracer_ = tracer()
+        if tracer_ is None:
+            return decide(*args, **kwargs)
+        with tracer_.start_as_current_span("dispatch") as span:
+            override = kwargs.get("override")
+            span.set_attributes(
+                telemetry.request_attributes(
+                    context=kwargs["context"],  # type: ignore[arg-type]  # keyword-only in `dispatch`
+                    client_ref=str(kwargs.get("client_ref", "")),
+                    override=bool(override),
+                )
+            )
+            try:
+                result = decide(*args, **kwargs)
+            except DispatchError as exc:
+                span.set_attributes({"mds.refusal_code": exc.code, "mds.status": exc.status_code})
+                raise
+            span.set_attributes(telemetry.result_attributes(result))
+            return result
+
+    return dispatch_traced
+
+
+@traced
 def dispatch(
     *,
     context: DispatchContext,
@@ -116,47 +150,7 @@ def dispatch(
     `client_hit`: the API client's request, counted here with the provider reservation (429 when
     it is over the client's rate: ClientThrottled, before anything is written). `snapshot`: the
     one this request already read (a page that showed the options first); else this worker's.
-    `budget`: the API client's budget terms, if it has one. With tracing on (`common.tracing`), one
-    `dispatch` span with the decision's attributes (`policies.telemetry`)."""
-    arguments: dict[str, Any] = {
-        "context": context,
-        "override": override,
-        "request_id": request_id,
-        "client_ref": client_ref,
-        "fingerprint": fingerprint,
-        "saturated": saturated,
-        "client_hit": client_hit,
-        "snapshot": snapshot,
-        "budget": budget,
-    }
-    tracer_ = tracer()
-    if tracer_ is None:
-        return _dispatch(**arguments)
-    with tracer_.start_as_current_span("dispatch") as span:
-        span.set_attributes(
-            telemetry.request_attributes(context=context, client_ref=client_ref, override=bool(override))
-        )
-        try:
-            result = _dispatch(**arguments)
-        except DispatchError as exc:
-            span.set_attributes({"mds.refusal_code": exc.code, "mds.status": exc.status_code})
-            raise
-        span.set_attributes(telemetry.result_attributes(result))
-        return result
-
-
-def _dispatch(
-    *,
-    context: DispatchContext,
-    override: OverrideRequest | None = None,
-    request_id: uuid.UUID | None = None,
-    client_ref: str = "",
-    fingerprint: str,
-    saturated: Set[str] = frozenset(),
-    client_hit: DeferredHit | None = None,
-    snapshot: Snapshot | None = None,
-    budget: BudgetTerms | None = None,
-) -> DispatchResult:
+    `budget`: the API client's budget terms, if it has one. Traced by `traced`."""
     request_id = request_id or uuid.uuid4()
     started = time.perf_counter()
     snapshot = snapshot or current_snapshot()
