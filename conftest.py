@@ -161,6 +161,21 @@ def _ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_configure(config):
+    """Each xdist worker keeps its Redis keys under its own cache prefix: the workers share one
+    Redis, and a test that deletes, corrects or forges the snapshot stamp must not move another
+    worker's (before any cache is opened or any test module reads the prefix)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+    from django.core.cache import caches
+
+    assert not caches.all(initialized_only=True), "a cache was opened before the per-worker prefix was set"
+    default = settings.CACHES["default"]
+    default["KEY_PREFIX"] = f"{default.get('KEY_PREFIX') or 'mds'}-{worker}"
+
+
 def pytest_collection_modifyitems(config, items):
     ci = _ci()
     for item in items:

@@ -8,6 +8,7 @@ once) start the product as it is served: gunicorn.conf.py, sync workers, product
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,6 +64,12 @@ def served_by(log_path: Path, path: str) -> set[str]:
     return set(re.findall(rf"served-by=<?(\d+)>? \d+ {re.escape(path)}$", log_path.read_text(), re.MULTILINE))
 
 
+def server_prefix(log_path: Path) -> str:
+    """The cache key prefix of the servers `gunicorn_workers` starts with access log `log_path`
+    (a test's own: its tmp_path is unique), so a test can aim at exactly its servers' keys."""
+    return f"w2-{hashlib.sha256(str(log_path).encode()).hexdigest()[:10]}"
+
+
 def _database_url(database: dict[str, Any]) -> str:
     host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
     password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
@@ -85,7 +91,7 @@ def gunicorn_workers(
         **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}},
         "DATABASE_URL": _database_url(database),
         "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": f"w2-{uuid.uuid4().hex[:10]}",  # counts of this test only
+        "CACHE_KEY_PREFIX": server_prefix(log_path),  # counts of this test only
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_ACCESS_LOG": "-",

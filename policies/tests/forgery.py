@@ -1,7 +1,9 @@
 """What an attacker with GET/SET/SCAN on Redis (and nothing else) does to the shared snapshot.
 
 Used by the forgery tests; every call goes through a plain `redis.Redis` client, never the
-project's helpers, and finds the keys by SCAN as an attacker would.
+project's helpers, and finds the keys by SCAN as an attacker would. The attack is aimed at one
+cache prefix (the keys of the service under test): the test Redis is shared by the suite's xdist
+workers, and a forgery of every prefix would rewrite the other workers' mirrors mid-test.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ def attacker(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def rows_keys(client: redis.Redis, token_key: str) -> list[bytes]:
-    """Every shared-rows key of stamp `token_key` (whatever the cache prefix)."""
-    return sorted(client.scan_iter(match=f"*snapshot-rows:{token_key}", count=1000))
+def rows_keys(client: redis.Redis, token_key: str, *, prefix: str) -> list[bytes]:
+    """Every shared-rows key of stamp `token_key` under the cache prefix `prefix`."""
+    return sorted(client.scan_iter(match=f"{prefix}:*snapshot-rows:{token_key}", count=1000))
 
 
-def stamp_keys(client: redis.Redis) -> list[bytes]:
-    return sorted(client.scan_iter(match="*snapshot-stamp", count=1000))
+def stamp_keys(client: redis.Redis, *, prefix: str) -> list[bytes]:
+    return sorted(client.scan_iter(match=f"{prefix}:*snapshot-stamp", count=1000))
 
 
 def opened(rows: dict[str, list[Any]], region: str) -> dict[str, list[Any]]:
@@ -42,13 +44,15 @@ def opened(rows: dict[str, list[Any]], region: str) -> dict[str, list[Any]]:
     return forged
 
 
-def forge_rows(client: redis.Redis, token_key: str, *, region: str, how: str = "keep-prefix") -> list[bytes]:
-    """Rewrite the shared rows of `token_key` with `region` opened (every cache prefix); the keys.
+def forge_rows(
+    client: redis.Redis, token_key: str, *, prefix: str, region: str, how: str = "keep-prefix"
+) -> list[bytes]:
+    """Rewrite the shared rows of `token_key` under `prefix` with `region` opened; the keys.
 
     how: "plain" writes bare JSON; "keep-prefix" keeps whatever precedes the JSON (a MAC) and
     swaps the rows behind it; "garbage" writes bytes that are not rows at all.
     """
-    names = rows_keys(client, token_key)
+    names = rows_keys(client, token_key, prefix=prefix)
     for name in names:
         raw = client.get(name)
         assert isinstance(raw, bytes), raw
@@ -59,9 +63,9 @@ def forge_rows(client: redis.Redis, token_key: str, *, region: str, how: str = "
     return names
 
 
-def forge_stamp(client: redis.Redis, version: int) -> list[bytes]:
-    """Set every stamp mirror (every cache prefix) to `version`; the keys."""
-    names = stamp_keys(client)
+def forge_stamp(client: redis.Redis, version: int, *, prefix: str) -> list[bytes]:
+    """Set every stamp mirror under `prefix` to `version`; the keys."""
+    names = stamp_keys(client, prefix=prefix)
     for name in names:
         client.set(name, version)
     return names

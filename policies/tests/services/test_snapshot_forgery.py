@@ -49,6 +49,7 @@ def shared(settings, require_postgres, require_redis):
 
 
 STAMP = cache.make_key(STAMP_KEY)
+PREFIX = cache.key_prefix  # the attack is aimed at this process's keys (the other xdist workers share Redis)
 
 
 def metric(name: str) -> float:
@@ -77,8 +78,8 @@ def test_forged_rows_and_a_forged_stamp_never_change_what_a_worker_serves(shared
     running = current_snapshot()  # built from PostgreSQL and shared
     token = stamp_token()
     before, corrected = metric(REJECTED), metric(CORRECTED)
-    assert rows_key_name(token.key).encode() in forge_rows(shared, token.key, region="eu_west", how=how)
-    assert STAMP.encode() in forge_stamp(shared, token.version + 1)
+    assert rows_key_name(token.key).encode() in forge_rows(shared, token.key, prefix=PREFIX, region="eu_west", how=how)
+    assert STAMP.encode() in forge_stamp(shared, token.version + 1, prefix=PREFIX)
 
     # A running worker: the mirror says "moved", PostgreSQL says not; it keeps its snapshot.
     for _ in range(3):
@@ -93,7 +94,7 @@ def test_forged_rows_and_a_forged_stamp_never_change_what_a_worker_serves(shared
         snapshot_forget()
         assert_follows_postgresql(current_snapshot())
         assert metric(REJECTED) == before + 1
-        forge_rows(shared, token.key, region="eu_west", how=how)  # the good rows re-shared: forged again
+        forge_rows(shared, token.key, prefix=PREFIX, region="eu_west", how=how)  # the good rows re-shared: forged again
         snapshot_forget()
         assert_follows_postgresql(current_snapshot())
     assert metric(REJECTED) == before + 2
@@ -126,12 +127,12 @@ def test_the_version_of_a_snapshot_comes_from_postgresql_never_from_the_mirror(s
     settings.SNAPSHOT_SHARE_BUILDS = False  # built here: only the stamp passes through Redis
     current_snapshot()
     version = stamp_version()
-    forge_stamp(shared, version + 1000)
+    forge_stamp(shared, version + 1000, prefix=PREFIX)
     snapshot_forget()
     snapshot = current_snapshot()
     assert snapshot.version == version
     assert_follows_postgresql(snapshot)
-    forge_stamp(shared, version + 1000)  # forged again and again: no reload, ever
+    forge_stamp(shared, version + 1000, prefix=PREFIX)  # forged again and again: no reload, ever
     for _ in range(3):
         assert current_snapshot() is snapshot
 
@@ -145,7 +146,7 @@ def test_a_mirror_held_at_an_old_version_delays_a_change_by_at_most_the_db_check
     assert stamp_version() > old
     deadline = time.monotonic() + interval + CHECK_MARGIN
     while current_snapshot().version == old:
-        forge_stamp(shared, old)  # held back before every check
+        forge_stamp(shared, old, prefix=PREFIX)  # held back before every check
         assert time.monotonic() < deadline, (
             f"the periodic PostgreSQL check did not correct the mirror within SNAPSHOT_DB_CHECK_INTERVAL"
             f" ({interval} s) + {CHECK_MARGIN} s margin"
