@@ -33,7 +33,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+def wait_ready(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    """Until `url` answers 200. bin/start migrates and seeds a new database first: on a machine busy
+    with the rest of the suite that took over 60 s once, so the bound is generous (a hung start
+    still fails, in at most `seconds`)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
