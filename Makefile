@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint types bench bench-analytics drills drills-quick install install-run clean
+.PHONY: run test lint types screenshots-before bench bench-analytics drills drills-quick install install-run clean
 
 # The service's own dependencies (requirements.txt): all `make run` needs (the venv's own pip
 # installs them; upgrading it first cost ~7 s of a clean `make run` and changed nothing).
@@ -42,6 +42,11 @@ lint: install
 
 types: install
 	$(BIN)/mypy .
+
+## Issue 18's "before" screenshots: the browser tests' pages at main's last commit before it,
+## in a temporary git worktree, written to artifacts/before/ (docs/development.md)
+screenshots-before: install
+	bin/screenshots-before
 
 ## Benchmark (needs PostgreSQL, Redis and wrk); prints the table and rewrites docs/performance.md's
 bench: install
