@@ -19,6 +19,8 @@ request (docs/changes.md). The flow:
 `GOVERNED` is the one registry of the authored models a change request may change: the admin
 turns a save into a proposal for these (and refuses other writes of them while approval is
 required). A new authored model joins by adding its document section and a `Governed` entry.
+API clients' budgets are governed (they change what dispatch decides once spent); the clients
+themselves, their keys, their teacher authorisations and the alert webhooks are not (docs/changes.md).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.utils import timezone
 from authoring.documents import (
     DocumentInvalid,
     agreement_entry,
+    budget_entry,
     document_candidate,
     document_import,
     document_live_entries,
@@ -49,6 +52,7 @@ from authoring.documents import (
 )
 from authoring.models import ChangeRequest, ChangeState
 from authoring.validators import CHANGE_REASON_MAX, AuthoringError
+from clients.models import ClientBudget
 from policies.models import DispatchPolicy, RegionalRouting
 from providers.models import Agreement, ModelProvider, PromptTemplate
 
@@ -61,7 +65,7 @@ class Governed:
 
     model: type[Model]
     section: str  # its section of a policy document
-    key: str  # the field a document entry is matched by
+    key: str  # the document key an entry is matched by (a field of the model, or its client's name)
     entry: Callable[[Any], dict[str, Any]]  # the object as a document entry
 
 
@@ -73,6 +77,7 @@ GOVERNED: dict[type[Model], Governed] = {
         Governed(RegionalRouting, "regions", "region", region_entry),
         Governed(Agreement, "agreements", "reference", agreement_entry),
         Governed(DispatchPolicy, "policies", "name", policy_entry),
+        Governed(ClientBudget, "budgets", "client", budget_entry),  # edited on the API client's page
     )
 }
 
