@@ -29,6 +29,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -52,7 +53,7 @@ from authoring.documents import (
 )
 from authoring.models import ChangeRequest, ChangeState
 from authoring.validators import CHANGE_REASON_MAX, AuthoringError
-from clients.models import ClientBudget
+from clients.models import ApiClient, ClientBudget
 from policies.models import DispatchPolicy, RegionalRouting
 from providers.models import Agreement, ModelProvider, PromptTemplate
 
@@ -125,6 +126,30 @@ def change_propose(
         author=author,
         effective_at=effective_at,
     )
+
+
+def budget_change_propose(
+    *,
+    client: ApiClient,
+    amount: Decimal | None,
+    period: str,
+    on_exhausted: str,
+    reason: str,
+    author: Any,
+    effective_at: dt.datetime | None = None,
+) -> ChangeRequest | None:
+    """Propose `client`'s budget as given (`amount=None`: no budget); None when it is already live.
+
+    The API client's admin calls this instead of clients.services.client_budget_set while approval
+    is required; the request is checked, reviewed and published like any other."""
+    live = ClientBudget.objects.filter(client=client).first()
+    wanted = None if amount is None else (amount, period, on_exhausted)
+    if wanted == (None if live is None else (live.amount, live.period, live.on_exhausted)):
+        return None
+    entry: dict[str, Any] = {"client": client.name, "amount": None}
+    if amount is not None:
+        entry.update(amount=float(amount), period=period, on_exhausted=on_exhausted)
+    return change_propose(document={"budgets": [entry]}, reason=reason, author=author, effective_at=effective_at)
 
 
 def _jsonable(document: Any) -> Any:
