@@ -23,7 +23,8 @@ HEALTH_OVERRIDES: dict[str, tuple[int, int]] = {  # document key -> allowed rang
     "min_outcomes": (1, 2**31 - 1),
     "cooldown_seconds": (1, 86_400),
 }
-SECTIONS = ("providers", "templates", "regions", "agreements", "policies", "budgets")  # the order an import applies them
+# The order an import applies them.
+SECTIONS = ("providers", "templates", "regions", "agreements", "policies", "budgets")
 
 
 def _strict_dict(value: Any, keys: dict[str, Any], *, name: str) -> dict[str, Any]:

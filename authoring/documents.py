@@ -29,11 +29,11 @@ from django.db import IntegrityError, transaction
 
 from authoring import services, validators
 from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, HEALTH_OVERRIDES, SECTIONS
+from clients.models import ApiClient, BudgetExhausted, BudgetPeriod, ClientBudget
+from clients.services import InvalidClient, client_budget_set
 from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
-from clients.models import ApiClient, BudgetExhausted, BudgetPeriod, ClientBudget
-from clients.services import InvalidClient, client_budget_set
 from providers.models import Agreement, ModelProvider, PromptTemplate
 
 
@@ -199,8 +199,7 @@ def document_live_entries(document: dict[str, list[dict[str, Any]]]) -> dict[str
         queryset, lookup, entry_of = readers[section]
         keys = [entry[ENTRY_KEYS[section]] for entry in entries]
         found = {
-            entry[ENTRY_KEYS[section]]: entry
-            for entry in map(entry_of, queryset.filter(**{f"{lookup}__in": keys}))
+            entry[ENTRY_KEYS[section]]: entry for entry in map(entry_of, queryset.filter(**{f"{lookup}__in": keys}))
         }
         for value in keys:
             live[f"{section}/{value}"] = found.get(value)
@@ -491,7 +490,6 @@ class _Applier:
                 self.changed(f"{'created' if created else 'updated'} policy {entry['name']!r}")
             else:
                 self.report.unchanged += 1
-
 
     def budgets(self, entries: list[dict[str, Any]]) -> None:
         clients = ApiClient.objects.in_bulk([entry["client"] for entry in entries], field_name="name")

@@ -3,10 +3,10 @@ revoke, and the teachers each client may act for (one teacher, or every teacher 
 the history of those authorisations and of the budget on the client's page.
 
 Declarative; every write goes through clients.services. With CHANGE_APPROVAL=required a budget
-is governed: authoring.admin.clients registers a subclass that proposes budget changes for review. A new key (add, rotate) is shown in the
-response to that POST itself, marked no-store, and nowhere else: never in a message (the
-`messages` cookie is signed, not encrypted), the session or a log, so it exists only in that
-one page and the administrator's clipboard.
+is governed: authoring.admin.clients registers a subclass that proposes budget changes for review.
+A new key (add, rotate) is shown in the response to that POST itself, marked no-store, and nowhere
+else: never in a message (the `messages` cookie is signed, not encrypted), the session or a log,
+so it exists only in that one page and the administrator's clipboard.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def test_budgets_are_governed_by_change_requests():
 
 def test_export_has_each_budget_by_client_name_and_round_trips(school_app, tmp_path):
     document = document_export()
-    assert document["budgets"] == [{"client": "school-app", "amount": 25.0, "period": "month", "on_exhausted": "refuse"}]
+    entry = {"client": "school-app", "amount": 25.0, "period": "month", "on_exhausted": "refuse"}
+    assert document["budgets"] == [entry]
     assert "key" not in json.dumps(document["budgets"])  # the client's name, never its key or hash
     path = tmp_path / "policies.json"
     call_command("export_policies", "--format", "json", "--output", str(path), stderr=io.StringIO())
@@ -98,7 +99,7 @@ def test_an_old_document_without_budgets_imports_unchanged(school_app):
         ({"amount": 1.1234567}, "amount: Must have at most 6 decimals"),
         ({"amount": 10**9}, "amount: Must be at most"),
         ({"period": "week"}, 'period: "week" is not allowed; allowed values: day, month'),
-        ({"on_exhausted": "ask"}, "on_exhausted: \"ask\" is not allowed; allowed values: refuse, cheapest"),
+        ({"on_exhausted": "ask"}, 'on_exhausted: "ask" is not allowed; allowed values: refuse, cheapest'),
         ({"client": "nobody"}, "client: unknown API client 'nobody'"),
         ({"key": "mds_x"}, "key: Unknown field"),
     ],
@@ -145,9 +146,12 @@ def test_a_budget_change_request_changes_nothing_until_approved_and_its_history_
     assert row.history_change_reason == history_reason(done) and row.history_user == bob
     assert "alice" in row.history_change_reason and "pilot schools only" in row.history_change_reason
     # The same budget again: nothing to propose.
-    assert budget_change_propose(
-        client=school_app, amount=Decimal("0.05"), period="day", on_exhausted="cheapest", reason="r", author=alice
-    ) is None
+    assert (
+        budget_change_propose(
+            client=school_app, amount=Decimal("0.05"), period="day", on_exhausted="cheapest", reason="r", author=alice
+        )
+        is None
+    )
 
 
 def test_a_budget_changed_since_the_proposal_makes_it_stale(school_app, people):
