@@ -19,6 +19,8 @@ request (docs/changes.md). The flow:
 `GOVERNED` is the one registry of the authored models a change request may change: the admin
 turns a save into a proposal for these (and refuses other writes of them while approval is
 required). A new authored model joins by adding its document section and a `Governed` entry.
+API clients' budgets are governed (they change what dispatch decides once spent); the clients
+themselves, their keys, their teacher authorisations and the alert webhooks are not (docs/changes.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +41,7 @@ from django.utils import timezone
 from authoring.documents import (
     DocumentInvalid,
     agreement_entry,
+    budget_entry,
     document_candidate,
     document_import,
     document_live_entries,
@@ -49,6 +53,7 @@ from authoring.documents import (
 )
 from authoring.models import ChangeRequest, ChangeState
 from authoring.validators import CHANGE_REASON_MAX, AuthoringError
+from clients.models import ApiClient, ClientBudget
 from policies.models import DispatchPolicy, RegionalRouting
 from providers.models import Agreement, ModelProvider, PromptTemplate
 
@@ -61,7 +66,7 @@ class Governed:
 
     model: type[Model]
     section: str  # its section of a policy document
-    key: str  # the field a document entry is matched by
+    key: str  # the document key an entry is matched by (a field of the model, or its client's name)
     entry: Callable[[Any], dict[str, Any]]  # the object as a document entry
 
 
@@ -73,6 +78,7 @@ GOVERNED: dict[type[Model], Governed] = {
         Governed(RegionalRouting, "regions", "region", region_entry),
         Governed(Agreement, "agreements", "reference", agreement_entry),
         Governed(DispatchPolicy, "policies", "name", policy_entry),
+        Governed(ClientBudget, "budgets", "client", budget_entry),  # edited on the API client's page
     )
 }
 
@@ -120,6 +126,30 @@ def change_propose(
         author=author,
         effective_at=effective_at,
     )
+
+
+def budget_change_propose(
+    *,
+    client: ApiClient,
+    amount: Decimal | None,
+    period: str,
+    on_exhausted: str,
+    reason: str,
+    author: Any,
+    effective_at: dt.datetime | None = None,
+) -> ChangeRequest | None:
+    """Propose `client`'s budget as given (`amount=None`: no budget); None when it is already live.
+
+    The API client's admin calls this instead of clients.services.client_budget_set while approval
+    is required; the request is checked, reviewed and published like any other."""
+    live = ClientBudget.objects.filter(client=client).first()
+    wanted = None if amount is None else (amount, period, on_exhausted)
+    if wanted == (None if live is None else (live.amount, live.period, live.on_exhausted)):
+        return None
+    entry: dict[str, Any] = {"client": client.name, "amount": None}
+    if amount is not None:
+        entry.update(amount=float(amount), period=period, on_exhausted=on_exhausted)
+    return change_propose(document={"budgets": [entry]}, reason=reason, author=author, effective_at=effective_at)
 
 
 def _jsonable(document: Any) -> Any:

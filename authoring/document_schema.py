@@ -6,10 +6,13 @@ the key. Cross-references (slugs) and the authoring rules are checked by authori
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
+from clients.models import BudgetExhausted, BudgetPeriod
+from clients.services import BUDGET_MAX
 from common.fields import NoNulText, StrictSerializer, choice_field
 from providers.models import AGE_MAX
 from vocabulary import Framework, GradeBand, Region, Subject
@@ -20,7 +23,8 @@ HEALTH_OVERRIDES: dict[str, tuple[int, int]] = {  # document key -> allowed rang
     "min_outcomes": (1, 2**31 - 1),
     "cooldown_seconds": (1, 86_400),
 }
-SECTIONS = ("providers", "templates", "regions", "agreements", "policies")  # the order an import applies them
+# The order an import applies them.
+SECTIONS = ("providers", "templates", "regions", "agreements", "policies", "budgets")
 
 
 def _strict_dict(value: Any, keys: dict[str, Any], *, name: str) -> dict[str, Any]:
@@ -150,12 +154,48 @@ class PolicyEntry(StrictSerializer):
     active = serializers.BooleanField(required=False)
 
 
+class BudgetEntry(StrictSerializer):
+    """An API client's spend budget, matched on the client's name (its stable id, never its key).
+
+    `amount` null removes the client's budget; an entry that is absent leaves it as it is."""
+
+    client = serializers.SlugField(max_length=64, help_text="The API client's name")
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        allow_null=True,
+        error_messages={
+            "invalid": "Must be a number above 0 with at most 6 decimals, or null (no budget).",
+            "max_decimal_places": "Must have at most 6 decimals.",
+            "max_digits": f"Must be at most {BUDGET_MAX}.",
+            "max_whole_digits": f"Must be at most {BUDGET_MAX}.",
+        },
+    )
+    period = choice_field(BudgetPeriod, required=False)
+    on_exhausted = choice_field(BudgetExhausted, required=False, default=BudgetExhausted.REFUSE)
+
+    def validate_amount(self, value: Decimal | None) -> Decimal | None:
+        if value is not None and not Decimal(0) < value <= BUDGET_MAX:
+            raise serializers.ValidationError(
+                f"Must be above 0 and at most {BUDGET_MAX} (or null: no budget), not {value}."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("amount") is not None and "period" not in attrs:
+            allowed = ", ".join(BudgetPeriod.values)
+            raise serializers.ValidationError({"period": [f"This field is required; allowed values: {allowed}."]})
+        return attrs
+
+
 ENTRY_SERIALIZERS: dict[str, type[StrictSerializer]] = {
     "providers": ProviderEntry,
     "templates": TemplateEntry,
     "regions": RegionEntry,
     "agreements": AgreementEntry,
     "policies": PolicyEntry,
+    "budgets": BudgetEntry,
 }
 ENTRY_KEYS = {
     "providers": "slug",
@@ -163,4 +203,5 @@ ENTRY_KEYS = {
     "regions": "region",
     "agreements": "reference",
     "policies": "name",
+    "budgets": "client",
 }

@@ -6,10 +6,13 @@ apply, with the same messages), and rolls all of it back when any entry is refus
 names every bad entry. Objects already equal to their entry are not saved, so importing the same
 document twice changes nothing and writes no history. Objects absent from the document are left
 as they are (listed in the report): an import never deletes. Policies are matched by name,
-providers and templates by slug, routing rules by region, agreements by reference. Sections apply
-in the order providers, templates, regions, agreements, policies (a policy is checked against the
-agreements of the same document). Documents written before agreements existed still import: a
-missing `agreements` section or key takes its default (0, false, empty). A provider's `health`
+providers and templates by slug, routing rules by region, agreements by reference, API clients'
+budgets by the client's name. Sections apply in the order providers, templates, regions,
+agreements, policies, budgets (a policy is checked against the agreements of the same document).
+Documents written before agreements existed still import: a missing `agreements` section or key
+takes its default (0, false, empty). A missing `budgets` section changes no budget; a budget entry
+names an existing API client (clients are access grants, created in admin or with
+create_api_client, never by a document), and `amount: null` removes that client's budget. A provider's `health`
 overrides (failures_to_trip, failure_rate_percent, min_outcomes, cooldown_seconds) are each a
 number or null (= the PROVIDER_HEALTH_* default); like `rate_limits` and `cost`, a key left out
 of a document leaves the provider's value as it is, so older documents still import unchanged.
@@ -26,6 +29,8 @@ from django.db import IntegrityError, transaction
 
 from authoring import services, validators
 from authoring.document_schema import ENTRY_KEYS, ENTRY_SERIALIZERS, HEALTH_OVERRIDES, SECTIONS
+from clients.models import ApiClient, BudgetExhausted, BudgetPeriod, ClientBudget
+from clients.services import InvalidClient, client_budget_set
 from policies.engine import Snapshot
 from policies.models import DispatchPolicy, RegionalRouting
 from policies.snapshot import snapshot_build
@@ -137,6 +142,15 @@ def policy_entry(p: DispatchPolicy) -> dict[str, Any]:
     }
 
 
+def budget_entry(b: ClientBudget) -> dict[str, Any]:
+    return {
+        "client": b.client.name,
+        "amount": float(b.amount),  # at most 14 digits: a float carries them exactly
+        "period": b.period,
+        "on_exhausted": b.on_exhausted,
+    }
+
+
 def document_export() -> dict[str, Any]:
     """The authored world as a document; `document_import` of it changes nothing."""
     return {
@@ -155,13 +169,14 @@ def document_export() -> dict[str, Any]:
             .select_related("primary_provider")
             .prefetch_related("templates", "fallbacks__provider")
         ],
+        "budgets": [budget_entry(b) for b in ClientBudget.objects.select_related("client").order_by("client__name")],
     }
 
 
 def document_live_entries(document: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """The live entry ("section/key" -> entry, or None when absent) of every entry a parsed document
     names: what a change request compares with, when it is reviewed and when it is published."""
-    readers: dict[str, tuple[Any, str, Any]] = {
+    readers: dict[str, tuple[Any, str, Any]] = {  # section -> (rows, the lookup of their key, entry)
         "providers": (ModelProvider.objects.all(), "slug", provider_entry),
         "templates": (PromptTemplate.objects.all(), "slug", template_entry),
         "regions": (
@@ -177,14 +192,17 @@ def document_live_entries(document: dict[str, list[dict[str, Any]]]) -> dict[str
             "name",
             policy_entry,
         ),
+        "budgets": (ClientBudget.objects.select_related("client"), "client__name", budget_entry),
     }
     live: dict[str, Any] = {}
     for section, entries in document.items():
-        queryset, key, entry_of = readers[section]
+        queryset, lookup, entry_of = readers[section]
         keys = [entry[ENTRY_KEYS[section]] for entry in entries]
-        found = {getattr(obj, key): obj for obj in queryset.filter(**{f"{key}__in": keys})}
+        found = {
+            entry[ENTRY_KEYS[section]]: entry for entry in map(entry_of, queryset.filter(**{f"{lookup}__in": keys}))
+        }
         for value in keys:
-            live[f"{section}/{value}"] = entry_of(found[value]) if value in found else None
+            live[f"{section}/{value}"] = found.get(value)
     return live
 
 
@@ -473,6 +491,52 @@ class _Applier:
             else:
                 self.report.unchanged += 1
 
+    def budgets(self, entries: list[dict[str, Any]]) -> None:
+        clients = ApiClient.objects.in_bulk([entry["client"] for entry in entries], field_name="name")
+        for index, entry in enumerate(entries):
+            label = f"budgets[{index}] ({entry['client']})"
+            client = clients.get(entry["client"])
+            if client is None:
+                self.errors.append(
+                    f"{label}: client: unknown API client {entry['client']!r} (create it in admin or with "
+                    "create_api_client first; a document never creates clients)"
+                )
+                continue
+            budget = ClientBudget.objects.filter(client=client).first()
+            amount, period = entry["amount"], entry.get("period")
+            on_exhausted = entry.get("on_exhausted", BudgetExhausted.REFUSE)
+            if amount is None:
+                if budget is None:
+                    self.report.unchanged += 1
+                    continue
+                client_budget_set(client=client, amount=None, reason=self.reason, user=self.user)
+                self.changed(f"removed the budget of API client {client.name}")
+                continue
+            values = {"amount": amount, "period": period, "on_exhausted": on_exhausted}
+            diff = [key for key, value in values.items() if budget is not None and getattr(budget, key) != value]
+            if budget is not None and not diff:
+                self.report.unchanged += 1
+                continue
+            try:
+                client_budget_set(
+                    client=client,
+                    amount=amount,
+                    period=period or BudgetPeriod.MONTH,
+                    on_exhausted=on_exhausted,
+                    reason=self.reason,
+                    user=self.user,
+                )
+            except InvalidClient as error:
+                fields = ", ".join(_BUDGET_FIELDS.get(k, k) for k in error.fields) or "amount"
+                self.errors.append(f"{label}: {fields}: {error.message}")
+                continue
+            what = f"budget of API client {client.name}"
+            self.changed(f"created {what}" if budget is None else f"updated {what} ({', '.join(diff)})")
+
+
+# clients.services names the admin's form fields; a document names its own keys.
+_BUDGET_FIELDS = {"budget_amount": "amount", "budget_period": "period", "on_budget_exhausted": "on_exhausted"}
+
 
 def _message(error: Exception) -> str:
     messages = getattr(error, "message_dict", None)
@@ -488,6 +552,7 @@ def _apply(parsed: dict[str, list[dict[str, Any]]], report: ImportReport, *, rea
     applier.regions(parsed["regions"])
     applier.agreements(parsed["agreements"])
     applier.policies(parsed["policies"])
+    applier.budgets(parsed["budgets"])
     if applier.errors:
         raise DocumentInvalid(applier.errors)  # rolls the whole transaction back
     in_document = {
@@ -496,6 +561,7 @@ def _apply(parsed: dict[str, list[dict[str, Any]]], report: ImportReport, *, rea
         "routing rule": {e["region"] for e in parsed["regions"]},
         "agreement": {e["reference"] for e in parsed["agreements"]},
         "policy": {e["name"] for e in parsed["policies"]},
+        "budget of API client": {e["client"] for e in parsed["budgets"]},
     }
     existing = {
         "provider": ModelProvider.objects.values_list("slug", flat=True),
@@ -503,6 +569,7 @@ def _apply(parsed: dict[str, list[dict[str, Any]]], report: ImportReport, *, rea
         "routing rule": RegionalRouting.objects.values_list("region", flat=True),
         "agreement": Agreement.objects.values_list("reference", flat=True),
         "policy": DispatchPolicy.objects.values_list("name", flat=True),
+        "budget of API client": ClientBudget.objects.values_list("client__name", flat=True),
     }
     for kind, names in existing.items():
         report.not_in_document += [f"{kind} {name}" for name in sorted(set(names) - in_document[kind])]

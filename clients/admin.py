@@ -2,10 +2,11 @@
 revoke, and the teachers each client may act for (one teacher, or every teacher of a school), with
 the history of those authorisations and of the budget on the client's page.
 
-Declarative; every write goes through clients.services. A new key (add, rotate) is shown in the
-response to that POST itself, marked no-store, and nowhere else: never in a message (the
-`messages` cookie is signed, not encrypted), the session or a log, so it exists only in that
-one page and the administrator's clipboard.
+Declarative; every write goes through clients.services. With CHANGE_APPROVAL=required a budget
+is governed: authoring.admin.clients registers a subclass that proposes budget changes for review.
+A new key (add, rotate) is shown in the response to that POST itself, marked no-store, and nowhere
+else: never in a message (the `messages` cookie is signed, not encrypted), the session or a log,
+so it exists only in that one page and the administrator's clipboard.
 """
 
 from __future__ import annotations
@@ -210,18 +211,21 @@ class ApiClientAdmin(admin.ModelAdmin):
         kinds = {"+": "set", "~": "changed", "-": "removed"}
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     record.history_date.strftime("%Y-%m-%d %H:%M:%S UTC"),
                     kinds.get(record.history_type, record.history_type),
                     f"{record.amount:f}/{record.period}, then {record.on_exhausted}",
                     record.history_user.get_username() if record.history_user else "(no user: a command or a service)",
+                    record.history_change_reason or "",
                 )
                 for record in records
             ),
         )
-        return format_html("<table><tr><th>when</th><th>change</th><th>budget</th><th>by</th></tr>{}</table>", rows)
+        return format_html(
+            "<table><tr><th>when</th><th>change</th><th>budget</th><th>by</th><th>why</th></tr>{}</table>", rows
+        )
 
     @admin.display(description="acts for (overrides)")
     def acts_for(self, obj: ApiClient) -> str:
@@ -278,18 +282,19 @@ class ApiClientAdmin(admin.ModelAdmin):
                 description=data["description"],
                 is_active=data["is_active"],
             )
-            self._budget_save(obj, data)
+            self.budget_save(request, obj, data)
             return
         client, key = api_client_create(
             name=data["name"], scopes=data["scopes"], rate=data["rate"], description=data["description"]
         )
-        self._budget_save(client, data)
+        self.budget_save(request, client, data)
         obj.pk = client.pk
         obj.refresh_from_db()
         _keep_key(request, client, key)
 
-    @staticmethod
-    def _budget_save(client: ApiClient, data: dict[str, Any]) -> None:
+    def budget_save(self, request: HttpRequest, client: ApiClient, data: dict[str, Any]) -> None:
+        """Write the form's budget. With CHANGE_APPROVAL=required, authoring.admin.clients replaces
+        this admin with one that proposes the change for review instead."""
         client_budget_set(
             client=client,
             amount=data.get("budget_amount"),

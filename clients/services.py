@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -87,13 +87,24 @@ def budget_check(*, amount: Decimal, period: str, on_exhausted: str = BudgetExha
 
 @transaction.atomic
 def client_budget_set(
-    *, client: ApiClient, amount: Decimal | None, period: str = BudgetPeriod.MONTH, on_exhausted: str = "refuse"
+    *,
+    client: ApiClient,
+    amount: Decimal | None,
+    period: str = BudgetPeriod.MONTH,
+    on_exhausted: str = "refuse",
+    reason: str = "",
+    user: Any = None,
 ) -> ClientBudget | None:
-    """Give `client` a budget (or change it); `amount=None` removes it. History kept; every worker
-    sees the change within API_KEY_CACHE_SECONDS (the budget is read with the key)."""
+    """Give `client` a budget (or change it); `amount=None` removes it. History kept, with `reason`
+    and `user` when given (a published change request gives both); every worker sees the change
+    within API_KEY_CACHE_SECONDS (the budget is read with the key).
+
+    With CHANGE_APPROVAL=required the admin proposes budget changes instead of calling this
+    (authoring.admin.clients); publishing an approved change request calls it."""
     existing = ClientBudget.objects.filter(client=client).first()
     if amount is None:
         if existing is not None:
+            _history_context(existing, reason=reason, user=user)
             existing.delete()
         principal_cache.clear()
         return None
@@ -101,9 +112,18 @@ def client_budget_set(
     budget = existing or ClientBudget(client=client)
     if existing is None or (budget.amount, budget.period, budget.on_exhausted) != (amount, period, on_exhausted):
         budget.amount, budget.period, budget.on_exhausted = amount, period, on_exhausted
+        _history_context(budget, reason=reason, user=user)
         budget.save()  # one history row per change
     principal_cache.clear()
     return budget
+
+
+def _history_context(budget: ClientBudget, *, reason: str, user: Any) -> None:
+    """What the history row of the next save or delete of `budget` records besides the change."""
+    if reason:
+        budget._change_reason = reason  # type: ignore[attr-defined]
+    if user is not None:
+        budget._history_user = user  # type: ignore[attr-defined]
 
 
 @transaction.atomic

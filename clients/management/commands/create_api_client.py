@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clients.models import BudgetExhausted, Scope
@@ -27,6 +28,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["budget"] and getattr(settings, "CHANGE_APPROVAL", "off") == "required":
+            raise CommandError(
+                "CHANGE_APPROVAL=required: nothing was created. A budget changes only through a change request: "
+                "create the client without --budget, then propose its budget with import_policies FILE --propose "
+                '(a "budgets" entry; see docs/changes.md).'
+            )
         try:
             client, key = api_client_create(
                 name=options["name"],
