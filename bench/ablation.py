@@ -10,6 +10,11 @@ The changes, and what each is turned back to here:
 - insert: the audit INSERT built per row, each value through Django's conversion, bound on the client;
 - negotiation: DRF's DefaultContentNegotiation (not `api.negotiation.JsonFirstNegotiation`).
 
+And one feature, to show what it adds to a dispatch when nothing is unhealthy (issue 15):
+- health: no provider-health view at all, as before provider health existed (`dispatch_health`
+  answers "every provider healthy" without looking); its row's 'costs' is negative by what the
+  health check costs.
+
 Needs PostgreSQL and Redis like bench/run.py (BENCH_PG, BENCH_REDIS, BENCH_REDIS_DB); creates and
 drops its own database.
 """
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.http_bench import PG_SERVER, REDIS_DB, REDIS_SERVER, database_create, database_drop  # noqa: E402
 
 CHANGES = ("body", "chain", "insert", "negotiation")
+FEATURES = ("health",)
 
 
 def _insert_before(instance: Any, *, conflict: Sequence[str], returning: str) -> Any | None:
@@ -69,12 +75,15 @@ def _without(changes: set[str], meter: Any, apps: dict[str, Any]) -> Iterator[No
 
     import api.dispatch
     import audit.services
+    import policies.services
     from api.dispatch import DispatchView
+    from providers.health.services import NO_HEALTH_ISSUES
 
     saved = (
         api.dispatch.dispatch_request_data,
         audit.services.insert_ignoring_conflict,
         DispatchView.content_negotiation_class,
+        policies.services.dispatch_health,
     )
     if "body" in changes:
         api.dispatch.dispatch_request_data = _body_before
@@ -82,6 +91,8 @@ def _without(changes: set[str], meter: Any, apps: dict[str, Any]) -> Iterator[No
         audit.services.insert_ignoring_conflict = _insert_before
     if "negotiation" in changes:
         DispatchView.content_negotiation_class = DefaultContentNegotiation
+    if "health" in changes:
+        policies.services.dispatch_health = lambda: NO_HEALTH_ISSUES
     meter.app = apps["plain" if "chain" in changes else "product"]
     try:
         yield
@@ -90,6 +101,7 @@ def _without(changes: set[str], meter: Any, apps: dict[str, Any]) -> Iterator[No
             api.dispatch.dispatch_request_data,
             audit.services.insert_ignoring_conflict,
             DispatchView.content_negotiation_class,
+            policies.services.dispatch_health,
         ) = saved
         meter.app = apps["product"]
 
@@ -123,6 +135,7 @@ def main() -> int:
         apps = {"product": meter.app, "plain": WSGIHandler()}
         configs: dict[str, set[str]] = {"all changes": set(), **{f"without {c}": {c} for c in CHANGES}}
         configs["none (before)"] = set(CHANGES)
+        configs.update({f"without {f} (feature)": {f} for f in FEATURES})
         for off in configs.values():  # warm every variant
             with _without(off, meter, apps):
                 meter.measure("/dispatch")
@@ -157,7 +170,7 @@ def report(cpu: dict[str, list[float]], args: argparse.Namespace) -> None:
     )
     for name, values in cpu.items():
         paired = statistics.median(v - b for v, b in zip(values, base, strict=True))
-        print(f"   {name:<22} {statistics.median(values):>7.0f} µs   costs {paired:>+6.0f} µs")
+        print(f"   {name:<28} {statistics.median(values):>7.0f} µs   costs {paired:>+6.0f} µs")
 
 
 if __name__ == "__main__":
