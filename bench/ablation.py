@@ -25,7 +25,7 @@ import argparse
 import os
 import statistics
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import PG_SERVER, REDIS_DB, REDIS_SERVER, database_create, database_drop  # noqa: E402
+from bench.http_bench import (  # noqa: E402
+    PG_SERVER,
+    REDIS_DB,
+    REDIS_SERVER,
+    connections_release,
+    database_create,
+    database_drop,
+)
 
 CHANGES = ("body", "chain", "insert", "negotiation")
 FEATURES = ("health",)
@@ -149,13 +156,7 @@ def main() -> int:
         meter.close()
         report(cpu, args)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        for conn in connections.all():
-            close_pool: Callable[[], None] | None = getattr(conn, "close_pool", None)
-            if close_pool is not None:
-                close_pool()
+        connections_release()
         database_drop(database)
     return 0
 

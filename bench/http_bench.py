@@ -49,6 +49,18 @@ def database_drop(name: str, *, server: str = PG_SERVER) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def connections_release() -> None:
+    """Close this process's Django connections and their psycopg pools (Django set up), so the
+    bench's database can be dropped: nobody may be connected to it."""
+    from django.db import connections
+
+    connections.close_all()
+    for wrapper in connections.all():
+        close_pool = getattr(wrapper, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
 def world_load(policies: int) -> dict[str, int]:
     """Migrate, load the demo world, then bulk-insert `policies` generated policies (Django set up)."""
     from django.core.management import call_command

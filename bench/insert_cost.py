@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import PG_SERVER, database_create, database_drop, floor_migrate  # noqa: E402
+from bench.http_bench import PG_SERVER, connections_release, database_create, database_drop, floor_migrate  # noqa: E402
 
 CLIENTS = 4  # gunicorn's workers in the HTTP bench: one connection each at a time
 # The copies of dispatch_logs: (name, what is left out). LIKE ... INCLUDING ALL keeps every index
@@ -200,13 +200,7 @@ def main() -> int:
                     figures[label].append(pgbench(binary, *scripts[label], args.seconds))
         report(figures, args)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        for wrapper in connections.all():
-            close_pool = getattr(wrapper, "close_pool", None)
-            if close_pool is not None:
-                close_pool()
+        connections_release()
         database_drop(product)
         database_drop(floor)
     return 0
