@@ -1,8 +1,18 @@
 """POST /dispatch: decide which provider may serve an LLM call, and audit it (once per request id).
 
-Thin: checks the body's shape, then calls the one dispatch service (`policies.services.dispatch`),
-or, for a teacher override, the one override service the teacher form also calls
-(`teachers.services.override_submit`). The stored response bytes are returned as they are.
+Thin: checks the body's shape, turns a teacher override into the request the engine judges
+(`teachers.services.override_request`, as the teacher form does), then calls the one dispatch
+service (`policies.services.dispatch`). The stored response bytes are returned as they are.
+
+The body's validated data comes without building DRF's serializer for the common body:
+`DispatchRequestSerializer` stays the one definition of the body (the OpenAPI schema and every
+error message come from it), but building it costs a deep copy of its seven fields on every
+request, more CPU than resolving the dispatch (issue 14, cProfile of the in-process call). So a
+plain dispatch body (the three context codes, `teacher_override` absent or false, nothing else)
+whose codes are exact, known strings is accepted here with the same validated data the serializer
+would give; every other body (an override, anything wrong or unusual) goes to the serializer, so
+every error is the serializer's own. `api/tests/test_dispatch_body.py` compares the two over
+generated bodies.
 """
 
 from __future__ import annotations
@@ -18,11 +28,48 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.access import client_hit_settle, request_caller
-from api.dispatch_body import dispatch_request_data
-from api.serializers import ERRORS, UNAVAILABLE
-from policies.engine import DispatchContext
+from api.serializers import ERRORS, UNAVAILABLE, DispatchRequestSerializer
+from policies.engine import DispatchContext, OverrideRequest
 from policies.services import dispatch, request_fingerprint
-from teachers.services import override_submit
+from teachers.services import override_request
+from vocabulary import GradeBand, Region, Subject
+
+_SUBJECTS = frozenset(Subject.values)
+_GRADE_BANDS = frozenset(GradeBand.values)
+_REGIONS = frozenset(Region.values)
+_CONTEXT = frozenset({"subject", "grade_band", "region"})
+_CONTEXT_AND_FLAG = _CONTEXT | {"teacher_override"}
+
+
+def _plain(data: Any) -> dict[str, Any] | None:
+    """The validated data of a valid plain dispatch body, else None (the serializer decides)."""
+    if type(data) is not dict:
+        return None
+    keys = data.keys()
+    if keys != _CONTEXT and not (keys == _CONTEXT_AND_FLAG and data["teacher_override"] is False):
+        return None
+    subject, grade_band, region = data["subject"], data["grade_band"], data["region"]
+    if (
+        type(subject) is str
+        and type(grade_band) is str
+        and type(region) is str
+        and subject in _SUBJECTS
+        and grade_band in _GRADE_BANDS
+        and region in _REGIONS
+    ):
+        return {"subject": subject, "grade_band": grade_band, "region": region, "teacher_override": False}
+    return None
+
+
+def dispatch_request_data(data: Any) -> dict[str, Any]:
+    """`DispatchRequestSerializer(data=data)`'s validated data, or its ValidationError (a 400)."""
+    plain = _plain(data)
+    if plain is not None:
+        return plain
+    serializer = DispatchRequestSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    validated: dict[str, Any] = serializer.validated_data
+    return validated
 
 
 def _request_id(query: dict[str, str]) -> uuid.UUID | None:
@@ -87,30 +134,24 @@ class DispatchView(APIView):
         request_id = _request_id(request.query_params.dict())
         data = dispatch_request_data(request.data)  # the serializer's answer, without its cost for a plain body
         context = DispatchContext(data["subject"], data["grade_band"], data["region"])
-        override = data["teacher_override"]
-        caller = request_caller(request, scope="override" if override else None)
-        if override:  # the one override service, shared with the teacher form
-            result = override_submit(
+        caller = request_caller(request, scope="override" if data["teacher_override"] else None)
+        override: OverrideRequest | None = None
+        if data["teacher_override"]:  # who it is for and whether this client may act for them, as the form asks
+            override = override_request(
                 teacher_id=data["teacher_id"],
-                context=context,
                 provider_ref=data["override_provider_id"],
                 justification=data.get("override_reason", ""),
-                request_id=request_id,
-                client_ref=caller.client_ref,
                 acting_client_id=caller.acting_client_id,  # only for the teachers it is authorised for
-                fingerprint=request_fingerprint(data),
-                client_hit=caller.client_hit,
-                budget=caller.budget,
             )
-        else:
-            result = dispatch(
-                context=context,
-                request_id=request_id,
-                client_ref=caller.client_ref,
-                fingerprint=request_fingerprint(data),
-                client_hit=caller.client_hit,
-                budget=caller.budget,
-            )
+        result = dispatch(
+            context=context,
+            override=override,
+            request_id=request_id,
+            client_ref=caller.client_ref,
+            fingerprint=request_fingerprint(data),
+            client_hit=caller.client_hit,
+            budget=caller.budget,
+        )
         response = HttpResponse(result.body_json, status=result.status, content_type="application/json")
         response["Request-Id"] = result.request_id
         if result.replayed:

@@ -3,7 +3,8 @@
 `dispatch_log_insert` signs a decision's row (`row_digest`: HMAC-SHA256 with the audit key over
 the row's canonical content) and writes it in the one statement that also settles idempotency;
 `dispatch_log_stored` reads a stored row back for a replay, only if it still matches its digest
-(`row_intact`). No model method signs: the row is signed here, by the service that writes it.
+(`row_intact`) and was written for the same request body (its fingerprint). No model method
+signs: the row is signed here, by the service that writes it.
 Checkpoints, purge records and the verifier of the whole log are `audit.integrity`'s.
 
 outcome_report(): record how the LLM call of one dispatch went, once, and roll it up atomically.
@@ -55,7 +56,7 @@ from audit.models import (
     latency_bucket_column,
 )
 from audit.spend import SpendBudget, client_spend_add
-from common.errors import AuditRowTampered, DispatchError
+from common.errors import AuditRowTampered, DispatchError, IdempotencyConflict
 from common.inserts import insert_ignoring_conflict
 from providers.health.services import OVERRIDE_FIELDS as HEALTH_OVERRIDE_FIELDS
 from providers.health.services import provider_health_outcome
@@ -159,9 +160,11 @@ def dispatch_log_insert(*, log: DispatchLog) -> bool:
     return True
 
 
-def dispatch_log_stored(*, client_ref: str, request_id: uuid.UUID) -> dict[str, Any]:
-    """The stored row of (client_ref, request_id), every signed column, for a replay: only if it
-    still matches its digest (else logged, counted, and AuditRowTampered: it is never served)."""
+def dispatch_log_stored(*, client_ref: str, request_id: uuid.UUID, fingerprint: str) -> dict[str, Any]:
+    """The stored row of (client_ref, request_id), every signed column, for a replay of the request
+    whose body has `fingerprint`: only if it still matches its digest (else logged, counted, and
+    AuditRowTampered: it is never served) and was written for that body (else IdempotencyConflict).
+    So a replayed row has the request's own subject, grade band and region."""
     rows = DispatchLog.objects.values("id", "digest", *DIGEST_FIELDS)  # every signed column: replays only
     stored: dict[str, Any] = rows.get(client_ref=client_ref, request_id=request_id)
     if not row_intact(stored):
@@ -175,6 +178,13 @@ def dispatch_log_stored(*, client_ref: str, request_id: uuid.UUID) -> dict[str, 
         raise AuditRowTampered(
             f"the stored decision for request_id {request_id} failed its integrity check and is not served; "
             "operators have been alerted. Send a new request_id to decide again.",
+            extra={"request_id": str(request_id)},
+        )
+    if stored["fingerprint"] != fingerprint:
+        raise IdempotencyConflict(
+            f"request_id {request_id} was already used with a different request body; "
+            "use a new request_id for a new request",
+            fields={"request_id": ["already used with a different body"]},
             extra={"request_id": str(request_id)},
         )
     return stored

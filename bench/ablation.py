@@ -5,7 +5,7 @@ one turned back to what it replaced, in alternating rounds in one process (docs/
     .venv/bin/python bench/ablation.py --rounds 11 --calls 2000
 
 The changes, and what each is turned back to here:
-- body: the dispatch body through `DispatchRequestSerializer` on every request (not `api.dispatch_body`);
+- body: the dispatch body through `DispatchRequestSerializer` on every request (not `api.dispatch`'s plain-body path);
 - chain: Django's plain WSGIHandler, every middleware on API calls (not `dispatch_site.handlers`);
 - insert: the audit INSERT built per row, each value through Django's conversion, bound on the client;
 - negotiation: DRF's DefaultContentNegotiation (not `api.negotiation.JsonFirstNegotiation`).

@@ -70,7 +70,7 @@ class ApiClient(models.Model):
 class TeacherAuthorisation(models.Model):
     """One client may act for one teacher, or for every teacher whose profile names one school.
 
-    Checked on every override the client asks for (teachers.services.override_submit); a school
+    Checked on every override the client asks for (teachers.services.override_request); a school
     matches the teacher's profile case-insensitively, so a teacher who joins the school later is
     covered and one who leaves it is not. Written only by clients.services; every change is kept
     in the history (who, when), also when the teacher's profile is deleted with it.

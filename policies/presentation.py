@@ -15,7 +15,7 @@ from typing import Any
 from policies.engine import AgreementSpec, BudgetState, Decision, PassedOver, ProviderSpec, Snapshot
 from policies.selectors import CoverageMap, RegionProviders
 from providers.health.selectors import ProviderHealthRow
-from vocabulary.wording import LEVELS, refusal_words
+from vocabulary.wording import LEVELS, REFUSALS
 
 LEVEL_LABELS = LEVELS  # the one mapping of codes to words (vocabulary/wording.py)
 
@@ -161,7 +161,8 @@ def decision_body(decision: Decision, snapshot: Snapshot, *, request_id: str) ->
             "request_id": request_id,
             "error": {
                 "code": decision.refusal_code,
-                "title": refusal_words(decision.refusal_code),
+                # every code the engine emits has words (vocabulary/tests/test_wording.py)
+                "title": REFUSALS.get(decision.refusal_code, decision.refusal_code),
                 "message": decision.refusal_detail,
                 "region": context.region,
             },

@@ -1,7 +1,7 @@
-"""Every read of the decision runtime: a preview of a decision, the providers a region may use, the
-coverage map. Each takes this worker's snapshot (or the one the caller's request already holds)
-and runs the same engine as `POST /dispatch`, so the API, the admin tools and the teacher pages
-cannot disagree. None writes anything: no audit row, no rate-limit count.
+"""Every read of the decision runtime: a preview of a decision, the providers a region may use,
+what the override page offers a teacher, the coverage map. Each takes this worker's snapshot (or
+the one the caller's request already holds) and runs the same engine as `POST /dispatch`, so the
+API, the admin tools and the teacher pages cannot disagree. None writes anything: no audit row, no rate-limit count.
 
 One snapshot per request: every result carries the snapshot it was computed from; a surface
 making several reads passes it on (`snapshot=`), so one page never mixes two versions.
@@ -17,12 +17,14 @@ from typing import Any
 from policies.engine import (
     Decision,
     DispatchContext,
+    OverrideOptions,
     OverrideRequest,
     PassedOver,
     ProviderSpec,
     RegionRule,
     Snapshot,
     available_providers,
+    override_options,
     resolve,
     resolve_override,
 )
@@ -47,6 +49,24 @@ def decision_preview(
     if override is None:
         return Preview(resolve(context, snapshot), snapshot)
     return Preview(resolve_override(context, snapshot, override), snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideOffer:
+    """What the override page offers a teacher (`OverrideOptions`), read from one snapshot: the
+    override is decided with the same one."""
+
+    options: OverrideOptions
+    snapshot: Snapshot
+
+
+def override_offer(
+    *, context: DispatchContext | None, region: str, grade_band: str = "", snapshot: Snapshot | None = None
+) -> OverrideOffer:
+    """The providers a teacher may ask for in `region` for `grade_band` (without one: the youngest
+    band), but the policy's own choice for `context`, and that decision; writes nothing."""
+    snapshot = snapshot or current_snapshot()
+    return OverrideOffer(override_options(snapshot, context, region, grade_band), snapshot)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,10 +53,12 @@ from audit.services import dispatch_log_insert, dispatch_log_stored
 from audit.spend import client_spend_current
 from clients.keys import BudgetTerms
 from common.counters import DeferredHit
-from common.errors import DispatchError, IdempotencyConflict, ReplayNotCompliant
+from common.errors import DispatchError, ReplayNotCompliant
 from common.tracing import tracer
 from policies import telemetry
 from policies.engine import (
+    REASON_UNKNOWN,
+    REFUSAL_REGION_NOT_CONFIGURED,
     BudgetState,
     Decision,
     DispatchContext,
@@ -65,7 +67,6 @@ from policies.engine import (
     budget_apply,
     resolve,
     resolve_override,
-    why_not,
 )
 from policies.presentation import decision_body
 from policies.snapshot import current_snapshot
@@ -188,7 +189,34 @@ def dispatch(
         return DispatchResult(
             str(request_id), status, body_json, replayed=False, decision=decision, log_id=log.pk, snapshot=snapshot
         )
-    return _replay(request_id=request_id, client_ref=client_ref, fingerprint=fingerprint, snapshot=snapshot)
+    # A reused request id: the stored row is replayed, if intact and for the same body (else 500 or
+    # 422: audit.services), so of this very context; and only while its provider may still serve it,
+    # which this decision's judgements of the context's region and band tell.
+    stored = dispatch_log_stored(client_ref=client_ref, request_id=request_id, fingerprint=fingerprint)
+    if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
+        provider_id = str(stored["provider_id"])
+        why: tuple[str, str] | None
+        if decision.judged is None:
+            why = (REFUSAL_REGION_NOT_CONFIGURED, f"{context.region} has no regional routing rule")
+        elif (judged := decision.judged.get(provider_id)) is None:
+            why = (REASON_UNKNOWN, f"provider {provider_id} does not exist")
+        else:
+            why = judged.why
+        if why is not None:
+            raise ReplayNotCompliant(
+                f"the stored decision for request_id {request_id} named a provider that may no longer "
+                f"serve {stored['region']}: {why[1]}; send a new request_id to decide again",
+                extra={"request_id": str(request_id), "reason": why[0]},
+            )
+    return DispatchResult(
+        str(request_id),
+        stored["status_code"],
+        stored["response"],
+        replayed=True,
+        decision=None,
+        log_id=stored["id"],
+        snapshot=snapshot,
+    )
 
 
 def _decide(
@@ -245,32 +273,3 @@ def budget_state(*, client_ref: str, terms: BudgetTerms) -> BudgetState:
     """The client's budget for the current period, with its spend read from PostgreSQL."""
     spent = client_spend_current(client_ref=client_ref, period=terms.period, at=timezone.now())
     return BudgetState(period=terms.period, limit=terms.amount, spent=spent, on_exhausted=terms.on_exhausted)
-
-
-def _replay(*, request_id: uuid.UUID, client_ref: str, fingerprint: str, snapshot: Snapshot) -> DispatchResult:
-    """The stored decision for a reused request_id: served only if the row still matches its digest."""
-    stored = dispatch_log_stored(client_ref=client_ref, request_id=request_id)  # AuditRowTampered if changed
-    if stored["fingerprint"] != fingerprint:
-        raise IdempotencyConflict(
-            f"request_id {request_id} was already used with a different request body; "
-            "use a new request_id for a new request",
-            fields={"request_id": ["already used with a different body"]},
-            extra={"request_id": str(request_id)},
-        )
-    if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
-        why = why_not(snapshot, str(stored["provider_id"]), stored["region"], stored["grade_band"])
-        if why is not None:
-            raise ReplayNotCompliant(
-                f"the stored decision for request_id {request_id} named a provider that may no longer "
-                f"serve {stored['region']}: {why[1]}; send a new request_id to decide again",
-                extra={"request_id": str(request_id), "reason": why[0]},
-            )
-    return DispatchResult(
-        str(request_id),
-        stored["status_code"],
-        stored["response"],
-        replayed=True,
-        decision=None,
-        log_id=stored["id"],
-        snapshot=snapshot,
-    )

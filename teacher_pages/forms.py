@@ -9,9 +9,11 @@ exactly as `POST /dispatch` would.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 
 from policies.engine import DispatchContext, ProviderSpec
 from policies.engine.types import (
@@ -24,7 +26,7 @@ from policies.engine.types import (
 )
 from vocabulary import GradeBand, Region, Subject
 
-# Which field a refusal belongs to; other refusals are about the whole request.
+# Which field a refusal of the override service is shown next to; others are about the whole request.
 REFUSAL_FIELDS = {
     REFUSAL_TEACHER_REGION: "region",
     REFUSAL_REGION_NOT_CONFIGURED: "region",
@@ -55,34 +57,27 @@ class OverrideForm(forms.Form):
     )
     request_id = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, regions: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, regions: list[str], providers: Sequence[ProviderSpec] = (), **kwargs: Any) -> None:
+        """`regions`: the teacher's, offered as choices; `providers`: those the page offers (the
+        region's compliant ones but the policy's own choice); validation needs neither."""
         super().__init__(*args, **kwargs)
         labels = dict(Region.choices)
         region_field = self.fields["region"]
         assert isinstance(region_field.widget, forms.Select)
         region_field.widget.choices = [(code, labels.get(code, code)) for code in regions]
-        self.providers_offer([])
-        self.fields["request_id"].initial = uuid.uuid4()
-
-    def providers_offer(self, providers: list[ProviderSpec]) -> None:
-        """The providers the page offers (the region's compliant ones); validation does not need them."""
         provider_field = self.fields["provider"]
         assert isinstance(provider_field.widget, forms.Select)
         provider_field.widget.choices = [("", "Choose a provider")] + [(p.slug, p.name) for p in providers]
         self.providers_offered = bool(providers)
+        self.fields["request_id"].initial = uuid.uuid4()
 
     def context(self) -> DispatchContext:
         data = self.cleaned_data
         return DispatchContext(data["subject"], data["grade_band"], data["region"])
 
-    def add_refusal(self, code: str, message: str) -> None:
-        """Show a refusal of the override service next to the field it is about."""
-        self.add_error(REFUSAL_FIELDS.get(code), message)
-
-
-def context_from(data: Any) -> DispatchContext | None:
-    """The context named by (possibly partial) form data, or None when any part is not a valid code."""
-    subject, grade_band, region = (str(data.get(name, "")) for name in CONTEXT_FIELDS)
-    if subject in Subject.values and grade_band in GradeBand.values and region in Region.values:
-        return DispatchContext(subject, grade_band, region)
-    return None
+    def request_renew(self) -> None:
+        """A re-shown form is a new attempt: give it a new request id."""
+        data = QueryDict(mutable=True)
+        data.update(self.data)
+        data["request_id"] = str(uuid.uuid4())
+        self.data = data

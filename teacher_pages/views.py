@@ -9,7 +9,6 @@ providers and the policy's own choice are read from the snapshot the decision wa
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,17 +16,16 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from common.errors import IdempotencyConflict, ReplayNotCompliant
-from policies.engine import Snapshot
-from policies.selectors import decision_preview, providers_available
-from teacher_pages.forms import CONTEXT_FIELDS, OverrideForm, context_from
+from policies.engine import DispatchContext
+from policies.selectors import override_offer
+from teacher_pages.forms import CONTEXT_FIELDS, REFUSAL_FIELDS, OverrideForm
 from teachers.models import TeacherProfile
 from teachers.selectors import (
-    FORM_CLIENT_REF,
     override_get,
     override_list,
     override_view,
@@ -36,7 +34,7 @@ from teachers.selectors import (
     template_names,
 )
 from teachers.services import override_submit
-from vocabulary import GradeBand
+from vocabulary import GradeBand, Region, Subject
 
 TeacherView = Callable[..., HttpResponse]
 PAGE_SIZE = 25
@@ -66,91 +64,74 @@ def start(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @teacher_required
 def override_new(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
-    if request.method == "POST" and request.POST.get("action") != "preview":
-        return _submit(request, teacher)
-    # GET, or "Show the policy's choice": refresh the offered providers, write nothing.
-    source = request.POST if request.method == "POST" else request.GET
-    initial = {name: source[name] for name in (*CONTEXT_FIELDS, "provider", "justification") if source.get(name)}
-    if initial.get("region") not in teacher.regions:
-        initial["region"] = teacher.regions[0]
-    form = OverrideForm(regions=teacher.regions, initial=initial)
-    return _page(request, teacher, form, source=initial)
-
-
-def _submit(request: HttpRequest, teacher: TeacherProfile) -> HttpResponse:
-    form = OverrideForm(regions=teacher.regions, data=request.POST)
-    if not form.is_valid():
-        return _page(request, teacher, form, source=request.POST, status=400)
-    data = form.cleaned_data
-    try:
-        result = override_submit(
-            teacher_id=teacher.external_id,
-            context=form.context(),
-            provider_ref=data["provider"],
-            justification=data["justification"],
-            request_id=data["request_id"],
-            client_ref=FORM_CLIENT_REF,
-            acting_client_id=None,  # the teacher acting for themself
-            profile=teacher,
-        )
-    except IdempotencyConflict as exc:  # this page was already submitted, with other values
-        form.add_error(None, "This page was already submitted with other values. Check them and submit again.")
-        return _page(request, teacher, form, source=request.POST, status=exc.status_code)
-    except ReplayNotCompliant as exc:  # this page's earlier decision named a provider that may no longer serve
-        form.add_error(None, f"{exc.message}.")
-        return _page(request, teacher, form, source=request.POST, status=exc.status_code)
-    if result.status == 200:
-        return redirect("teachers:override-detail", pk=result.log_id)
-    error = result.body["error"]
-    form.add_refusal(error["code"], error["message"])
-    return _page(
-        request, teacher, form, source=request.POST, status=result.status, refusal=error, snapshot=result.snapshot
-    )
-
-
-def _page(
-    request: HttpRequest,
-    teacher: TeacherProfile,
-    form: OverrideForm,
-    *,
-    source: Any,
-    status: int = 200,
-    refusal: dict[str, Any] | None = None,
-    snapshot: Snapshot | None = None,
-) -> HttpResponse:
-    region = str(source.get("region", ""))
-    band = str(source.get("grade_band", ""))
-    offered = providers_available(
+    """GET, or "Show the policy's choice" (`action=preview`): the form, with the region's providers
+    and the policy's own choice; writes nothing. A submit: the override service, then the decision's
+    page, or the form again saying why not. One snapshot: the page's options are read first, and
+    the override is decided with the same one."""
+    submitting = request.method == "POST" and request.POST.get("action") != "preview"
+    source: Any = request.POST if request.method == "POST" else request.GET
+    if not submitting:  # refresh the offered providers from what the page holds so far
+        source = {name: source[name] for name in (*CONTEXT_FIELDS, "provider", "justification") if source.get(name)}
+        if source.get("region") not in teacher.regions:
+            source["region"] = teacher.regions[0]
+    region, band = str(source.get("region", "")), str(source.get("grade_band", ""))
+    offer = override_offer(
+        context=_context(source),
         region=region if region in teacher.regions else teacher.regions[0],
         grade_band=band if band in GradeBand.values else "",  # without one: the youngest band
-        snapshot=snapshot,
     )
-    context = context_from(source)
-    reference = decision_preview(context=context, snapshot=offered.snapshot).decision if context else None
-    current = reference.provider.id if reference is not None and reference.accepted and reference.provider else None
-    # The policy's own choice is not an override: it is not offered.
-    form.providers_offer([p for p in offered.available if p.id != current])
-    # After a preview that says any override will be refused, the form offers no submit.
-    refused_ahead = reference is not None and (
-        not reference.accepted or (reference.policy is not None and not reference.policy.allow_teacher_override)
+    form = OverrideForm(
+        source if submitting else None, initial=source, regions=teacher.regions, providers=offer.options.available
     )
-    if form.is_bound:  # a re-shown form is a new attempt: give it a new request id
-        data = QueryDict(mutable=True)
-        data.update(form.data)
-        data["request_id"] = str(uuid.uuid4())
-        form.data = data
+    status, refusal = 200, None
+    if submitting and not form.is_valid():
+        status = 400
+    elif submitting:
+        data = form.cleaned_data
+        try:
+            result = override_submit(
+                teacher_id=teacher.external_id,
+                context=form.context(),
+                provider_ref=data["provider"],
+                justification=data["justification"],
+                request_id=data["request_id"],
+                profile=teacher,  # the teacher acting for themself
+                snapshot=offer.snapshot,
+            )
+        except IdempotencyConflict as exc:  # this page was already submitted, with other values
+            form.add_error(None, "This page was already submitted with other values. Check them and submit again.")
+            status = exc.status_code
+        except ReplayNotCompliant as exc:  # this page's earlier decision named a provider that may no longer serve
+            form.add_error(None, f"{exc.message}.")
+            status = exc.status_code
+        else:
+            if result.status == 200:
+                return redirect("teachers:override-detail", pk=result.log_id)
+            refusal = result.body["error"]
+            form.add_error(REFUSAL_FIELDS.get(refusal["code"]), refusal["message"])
+            status = result.status
+    if form.is_bound:  # a re-shown form is a new attempt
+        form.request_renew()
     return render(
         request,
         "teachers/override_form.html",
         {
             "teacher": teacher,
             "form": form,
-            "reference": reference,
-            "refused_ahead": refused_ahead,
+            "reference": offer.options.reference,
+            "refused_ahead": offer.options.refused_ahead,
             "refusal": refusal,
         },
         status=status,
     )
+
+
+def _context(source: Any) -> DispatchContext | None:
+    """The context the page names so far, or None while any part is not a valid code."""
+    subject, grade_band, region = (str(source.get(name, "")) for name in CONTEXT_FIELDS)
+    if subject in Subject.values and grade_band in GradeBand.values and region in Region.values:
+        return DispatchContext(subject, grade_band, region)
+    return None
 
 
 @require_GET

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from api.dispatch_body import _plain, dispatch_request_data
+from api.dispatch import _plain, dispatch_request_data
 from api.errors import _flatten
 from api.serializers import DispatchRequestSerializer
 from common.errors import error_body

@@ -179,8 +179,10 @@ def test_a_refused_dispatch_counts_against_the_client_too(world):
 
 
 class RedisCommands:
-    """The commands clients send this test's Redis database while the block runs (not those a script
-    runs), via MONITOR (which sees every database: other test runs may share the server)."""
+    """The commands clients send this test's Redis database, on this process's keys, while the block
+    runs (not those a script runs), via MONITOR (which sees every database and every client: other
+    test runs, and the suite's other xdist workers, may share the server and the database; each
+    keeps its keys under its own cache prefix, which every command the service sends names)."""
 
     def __enter__(self) -> RedisCommands:
         # Its own connections, not the app's pool: MONITOR holds the connection it runs on, and the
@@ -188,6 +190,7 @@ class RedisCommands:
         self.redis = redis.Redis.from_url(settings.REDIS_URL, single_connection_client=True)
         self.redis.ping()
         self.db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
+        self.keys = f"{settings.CACHES['default'].get('KEY_PREFIX') or 'mds'}:"
         self.monitor = redis.Redis.from_url(settings.REDIS_URL).monitor()
         self.monitor.__enter__()  # MONITOR is on once its OK is read
         self.sent: list[str] = []
@@ -199,7 +202,7 @@ class RedisCommands:
         for command in self.monitor.listen():
             if marker in command["command"]:
                 break
-            if command["client_type"] != "lua" and command["db"] == self.db:
+            if command["client_type"] != "lua" and command["db"] == self.db and self.keys in command["command"]:
                 self.sent.append(command["command"].split()[0].upper())
         self.monitor.__exit__(None, None, None)
         self.redis.close()

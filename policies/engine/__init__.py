@@ -6,13 +6,23 @@ teacher form all get the same answer for the same snapshot.
 """
 
 from policies.engine.budget import budget_apply
-from policies.engine.compliance import AgreementSpec, Judgement, ProviderSpec, RegionRule
-from policies.engine.resolve import available_providers, judgement, resolve, resolve_override, why_not
+from policies.engine.compliance import REASON_UNKNOWN, AgreementSpec, Judgement, ProviderSpec, RegionRule
+from policies.engine.resolve import (
+    available_providers,
+    judgement,
+    judgements,
+    override_options,
+    resolve,
+    resolve_override,
+    why_not,
+)
 from policies.engine.types import (
     LEVELS,
+    REFUSAL_REGION_NOT_CONFIGURED,
     BudgetState,
     Decision,
     DispatchContext,
+    OverrideOptions,
     OverrideRequest,
     PassedOver,
     PolicySpec,
@@ -21,11 +31,14 @@ from policies.engine.types import (
 
 __all__ = [
     "LEVELS",
+    "REASON_UNKNOWN",
+    "REFUSAL_REGION_NOT_CONFIGURED",
     "AgreementSpec",
     "BudgetState",
     "Decision",
     "DispatchContext",
     "Judgement",
+    "OverrideOptions",
     "OverrideRequest",
     "PassedOver",
     "PolicySpec",
@@ -35,6 +48,8 @@ __all__ = [
     "available_providers",
     "budget_apply",
     "judgement",
+    "judgements",
+    "override_options",
     "resolve",
     "resolve_override",
     "why_not",

@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Set
 
 from policies.engine.compliance import ProviderSpec
-from policies.engine.resolve import candidate_policies, judgement
+from policies.engine.resolve import candidate_policies, judgement, judgements
 from policies.engine.types import (
     ON_EXHAUSTED_CHEAPEST,
     REASON_NOT_CHEAPEST,
@@ -104,7 +104,7 @@ def _cheapest(
 ) -> tuple[ProviderSpec, PolicySpec, str] | None:
     """The cheapest compliant, unsaturated provider of every matching policy's chain, with its policy
     and level; the first in resolution order on a tie."""
-    table = snapshot.judgements(decision.context.region, decision.context.grade_band)
+    table = judgements(snapshot, decision.context.region, decision.context.grade_band)
     if table is None:
         return None
     best: tuple[float, ProviderSpec, PolicySpec, str] | None = None

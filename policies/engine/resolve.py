@@ -1,8 +1,9 @@
 """resolve(context, snapshot) -> Decision: the resolution rules of the product, in one place.
 
 Compliance itself (may this provider serve this region, for this grade band, on the snapshot's
-date?) is judged once per snapshot and (region, band) (`policies.engine.compliance`); resolution
-reads that judgement (`why_not`), and a decision names the agreement its provider relies on.
+date?) is judged when the snapshot is built, per region and band (`policies.engine.compliance`,
+`Snapshot.judged`); resolution only reads those judgements (`judgements`, `why_not`), and a
+decision names the agreement its provider relies on and carries its region's judgements.
 
 1. Candidate policies: exact (subject + grade band + region), then subject + grade band, then
    subject only, then the default policy; within a level, higher priority first.
@@ -35,6 +36,7 @@ from types import MappingProxyType
 
 from policies.engine.compliance import REASON_UNKNOWN, Judgement, ProviderSpec
 from policies.engine.types import (
+    BAND_UNKNOWN,
     LEVEL_DEFAULT,
     LEVEL_EXACT,
     LEVEL_SUBJECT,
@@ -55,6 +57,7 @@ from policies.engine.types import (
     REFUSAL_TEACHER_UNKNOWN,
     Decision,
     DispatchContext,
+    OverrideOptions,
     OverrideRequest,
     PassedOver,
     PolicySpec,
@@ -105,16 +108,26 @@ def candidate_policies(context: DispatchContext, snapshot: Snapshot) -> Iterator
             yield level, policy
 
 
+def judgements(snapshot: Snapshot, region: str, grade_band: str = "") -> Mapping[str, Judgement] | None:
+    """Every provider judged for a request of `grade_band` in `region` (None: no routing rule). Without
+    a band, the youngest band's; a band the snapshot does not name is judged as age 0."""
+    tables = snapshot.judged.get(region)
+    if tables is None:
+        return None
+    table = tables.get(grade_band)
+    return tables[BAND_UNKNOWN] if table is None else table
+
+
 def why_not(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> tuple[str, str] | None:
     """Why a provider may not serve a region for a grade band (code, detail), or None when it may:
-    the snapshot's judgement (`Snapshot.judgements`), or why there is none to read. Without a band,
-    the answer for the youngest band (the strictest)."""
+    the snapshot's judgement (`judgements`), or why there is none to read. Without a band, the
+    answer for the youngest band (the strictest)."""
     return judgement(snapshot, provider_id, region, grade_band).why
 
 
 def judgement(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> Judgement:
     """`why_not` with the agreement a compliant provider relies on."""
-    table = snapshot.judgements(region, grade_band)
+    table = judgements(snapshot, region, grade_band)
     if table is None:
         return Judgement((REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"))
     found = table.get(provider_id)
@@ -139,7 +152,7 @@ def _walk(
             refusal_code=REFUSAL_REGION_NOT_CONFIGURED,
             refusal_detail=f"{context.region} has no regional routing rule, so no provider may serve it",
         )
-    table = snapshot.judgements(context.region, context.grade_band) or {}
+    table = judgements(snapshot, context.region, context.grade_band) or {}
     passed: list[PassedOver] = []
     candidates = 0
     fallback: Decision | None = None  # the first compliant provider skipped only for its health
@@ -163,6 +176,7 @@ def _walk(
                         region_rule=rule,
                         degraded=True,
                         agreement=judged.agreement if judged else None,
+                        judged=table,
                     )
                 passed.append(
                     PassedOver(
@@ -186,6 +200,7 @@ def _walk(
                     passed_over=tuple(passed),
                     region_rule=rule,
                     agreement=judged.agreement if judged else None,
+                    judged=table,
                 )
             passed.append(
                 PassedOver(
@@ -214,6 +229,7 @@ def _walk(
             context=context,
             passed_over=tuple(passed),
             region_rule=rule,
+            judged=table,
             refusal_code=REFUSAL_NO_POLICY,
             refusal_detail=(
                 f"no active policy matches {context.subject}/{context.grade_band}/{context.region} "
@@ -224,6 +240,7 @@ def _walk(
         context=context,
         passed_over=tuple(passed),
         region_rule=rule,
+        judged=table,
         refusal_code=REFUSAL_NO_COMPLIANT_PROVIDER,
         refusal_detail=(
             f"no provider of the {candidates} matching policies is compliant in {context.region} ({_summary(passed)})"
@@ -300,6 +317,7 @@ def resolve_override(
         region_rule=base.region_rule,
         agreement=judged.agreement,
         degraded=provider.id in unhealthy,
+        judged=base.judged,
     )
 
 
@@ -335,6 +353,7 @@ def _refuse(base: Decision, override: OverrideRequest, code: str, detail: str) -
         refusal_detail=detail,
         override=override,
         region_rule=base.region_rule,
+        judged=base.judged,
     )
 
 
@@ -359,3 +378,17 @@ def available_providers(
                 PassedOver("provider", provider.id, provider.slug, why[0], why[1], provider_name=provider.name)
             )
     return available, unavailable
+
+
+def override_options(
+    snapshot: Snapshot, context: DispatchContext | None, region: str, grade_band: str = ""
+) -> OverrideOptions:
+    """The providers a teacher may ask for in `region` for `grade_band` (compliant ones, by name),
+    without the one the policy itself chooses for `context`, with that decision for reference."""
+    available, _ = available_providers(snapshot, region, grade_band)
+    reference = resolve(context, snapshot) if context is not None else None
+    chosen = reference.provider.id if reference is not None and reference.accepted and reference.provider else None
+    refused_ahead = reference is not None and (
+        not reference.accepted or (reference.policy is not None and not reference.policy.allow_teacher_override)
+    )
+    return OverrideOptions(tuple(p for p in available if p.id != chosen), reference, refused_ahead)

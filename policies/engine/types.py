@@ -1,8 +1,9 @@
 """Frozen value types the engine works on: data and the indexes built over it, no rules.
 
 A `Snapshot` is built once from the database (see `policies.snapshot`) and then shared by every
-request of a worker. It judges, per region, whether each provider is compliant (the rules are
-`policies.engine.compliance`'s), and indexes the active policies by their exact shape. Resolution
+request of a worker. When it is built it judges, per region and grade band, whether each provider
+is compliant (the rules are `policies.engine.compliance`'s: `judged`), and indexes the active
+policies by their exact shape. Resolution
 (`policies.engine.resolve`) compiles each context once per snapshot (the walk down its
 candidates, with no provider at its rate limit) and keeps the result in `compiled`, so a warm
 resolve is one dictionary lookup whatever the number of policies.
@@ -61,7 +62,9 @@ ON_EXHAUSTED_REFUSE = "refuse"
 ON_EXHAUSTED_CHEAPEST = "cheapest"
 
 MIN_JUSTIFICATION_LENGTH = 20
-_JUDGED_MAX = 10_000  # (region, grade band) tables kept per snapshot; the vocabulary allows ~60
+# The key of a region's judgements for a grade band the snapshot does not name: judged for age 0,
+# the strictest (no grade band is spelled with a space).
+BAND_UNKNOWN = " unknown"
 
 
 def policy_level(subject: str, grade_band: str, region: str) -> str | None:
@@ -90,7 +93,7 @@ class OverrideRequest:
 
     `teacher_known` and `teacher_regions` come from the teacher directory, `client_authorised`
     from the API client's authorisations (is the caller allowed to act for this teacher?): the
-    override service (`teachers.services.override_submit`) always sets all three.
+    override service (`teachers.services.override_request`) always sets all three.
     `teacher_regions=None` means "no region restriction", for engine callers without a directory.
     """
 
@@ -151,9 +154,10 @@ class Snapshot:
     by_slug: Mapping[str, ProviderSpec] = field(init=False, repr=False)
     by_provider_agreements: Mapping[str, tuple[AgreementSpec, ...]] = field(init=False, repr=False)
     valid_until: datetime.date | None = field(init=False, repr=False)
-    # Per-(region, grade band) judgements of every provider, filled on first sight (a cache, like
-    # `compiled`; at most regions x bands tables). Read through `judgements`.
-    judged: dict[tuple[str, str], Mapping[str, Judgement]] = field(init=False, repr=False, compare=False)
+    # Every provider judged per region with a routing rule, then per grade band: each band of
+    # `band_ages`, "" (the youngest band) and BAND_UNKNOWN (age 0). Built with the snapshot, so a
+    # resolve only reads it (`policies.engine.resolve.judgements`); regions x (bands + 2) tables.
+    judged: Mapping[str, Mapping[str, Mapping[str, Judgement]]] = field(init=False, repr=False, compare=False)
     # Per-context decisions without saturation, filled by `resolve` on first sight (a cache: the
     # snapshot's meaning never changes). Bounded: contexts come from a closed vocabulary.
     compiled: dict[DispatchContext, Decision] = field(init=False, repr=False, compare=False)
@@ -176,7 +180,20 @@ class Snapshot:
         object.__setattr__(
             self, "valid_until", agreements_next_change(self.agreements, self.on) if self.on is not None else None
         )
-        object.__setattr__(self, "judged", {})
+        ages = {**self.band_ages, "": self.youngest_age(""), BAND_UNKNOWN: 0}
+        judged = {
+            region: {
+                band: {
+                    pid: provider_judgement(
+                        p, rule, youngest_age=age, agreements=self.by_provider_agreements.get(pid, ()), on=self.on
+                    )
+                    for pid, p in self.providers.items()
+                }
+                for band, age in ages.items()
+            }
+            for region, rule in self.rules.items()
+        }
+        object.__setattr__(self, "judged", judged)
         object.__setattr__(self, "compiled", {})
 
     def youngest_age(self, grade_band: str) -> int:
@@ -184,25 +201,6 @@ class Snapshot:
         if not grade_band:
             return min(self.band_ages.values(), default=0)
         return self.band_ages.get(grade_band, 0)
-
-    def judgements(self, region: str, grade_band: str) -> Mapping[str, Judgement] | None:
-        """Every provider judged for a request of `grade_band` in `region` (None: no routing rule)."""
-        rule = self.rules.get(region)
-        if rule is None:
-            return None
-        key = (region, grade_band)
-        table = self.judged.get(key)
-        if table is None:
-            age = self.youngest_age(grade_band)
-            table = {
-                pid: provider_judgement(
-                    p, rule, youngest_age=age, agreements=self.by_provider_agreements.get(pid, ()), on=self.on
-                )
-                for pid, p in self.providers.items()
-            }
-            if len(self.judged) < _JUDGED_MAX:
-                self.judged[key] = table
-        return table
 
     def provider(self, key: str) -> ProviderSpec | None:
         """A provider by id or slug."""
@@ -257,6 +255,9 @@ class Decision:
     degraded: bool = False
     budget: BudgetState | None = None  # the client's, when it has one
     budget_rule: str = ""  # why a spent budget changed the provider (the explanation says so)
+    # Every provider judged for this decision's region and grade band (None: the region has no
+    # routing rule): what a replay of the same request checks its stored provider against.
+    judged: Mapping[str, Judgement] | None = field(default=None, repr=False, compare=False)
 
     @property
     def accepted(self) -> bool:
@@ -265,3 +266,14 @@ class Decision:
     @property
     def override_applied(self) -> bool:
         return self.accepted and self.override is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideOptions:
+    """What a teacher may ask for: the providers that may serve a region for a grade band, but the
+    policy's own choice (that is no override), and the policy's decision for the class's context."""
+
+    available: tuple[ProviderSpec, ...]
+    reference: Decision | None  # None: the context is not complete yet
+    # The reference refuses, or its policy allows no override: any override would be refused.
+    refused_ahead: bool

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from policies.engine import DispatchContext, OverrideRequest, resolve, resolve_override
+from policies.engine import (
+    DispatchContext,
+    OverrideRequest,
+    Snapshot,
+    judgements,
+    override_options,
+    resolve,
+    resolve_override,
+    why_not,
+)
 from policies.engine.compliance import (
     REASON_BLOCKED,
     REASON_ENCRYPTION,
@@ -14,6 +23,7 @@ from policies.engine.compliance import (
     REASON_RESIDENCY,
 )
 from policies.engine.types import (
+    BAND_UNKNOWN,
     MIN_JUSTIFICATION_LENGTH,
     REASON_NO_COMPLIANT_PROVIDER,
     REASON_RATE_LIMITED,
@@ -268,3 +278,57 @@ def test_a_justification_counts_visible_characters_only(justification):
     assert "invisible characters do not count" in decision.refusal_detail
     visible = OverrideRequest("c", "\u00e9" * 10 + "\u6570\u5b66" * 5)  # 20 visible: accents, CJK
     assert resolve_override(MATH, snapshot, visible).provider is not None
+
+
+def test_the_snapshot_judges_every_region_and_band_when_built():
+    strict = provider("strict")
+    snapshot = Snapshot(
+        providers={strict.id: strict},
+        policies=(),
+        rules={"us_east": rule("us_east"), "eu_west": rule("eu_west", residency=True)},
+        band_ages={"elementary": 6, "high": 14},
+    )
+    assert set(snapshot.judged) == {"us_east", "eu_west"}  # a region without a rule has no judgements
+    assert set(snapshot.judged["us_east"]) == {"elementary", "high", "", BAND_UNKNOWN}
+    assert judgements(snapshot, "ap_south", "high") is None
+    assert judgements(snapshot, "us_east", "high") is snapshot.judged["us_east"]["high"]
+    assert judgements(snapshot, "us_east", "no_such_band") is snapshot.judged["us_east"][BAND_UNKNOWN]
+    assert why_not(snapshot, "strict", "us_east", "high") is None
+    blocked = why_not(snapshot, "strict", "eu_west", "high")
+    assert blocked is not None and blocked[0] == REASON_RESIDENCY  # hosted in us_east only
+
+
+def test_a_decision_carries_its_region_and_bands_judgements():
+    snapshot = world([provider("a"), provider("b", regions=("eu_west",))], [policy("p", "a")], [rule(residency=True)])
+    decision = resolve(MATH, snapshot)
+    assert decision.accepted and decision.judged is judgements(snapshot, "us_east", "elementary")
+    assert decision.judged is not None and decision.judged["a"].why is None and decision.judged["b"].why is not None
+    assert resolve(DispatchContext("mathematics", "elementary", "eu_west"), snapshot).judged is None  # no rule
+    refused = resolve_override(MATH, snapshot, OverrideRequest("b", "a justification long enough to count"))
+    assert refused.refusal_code == REFUSAL_OVERRIDE_PROVIDER_NOT_COMPLIANT and refused.judged is decision.judged
+
+
+@pytest.mark.parametrize(
+    ("allow", "chosen", "offered", "refused_ahead"),
+    [
+        (True, "a", ["B", "C"], False),  # the policy's own choice is no override: not offered
+        (False, "a", ["B", "C"], True),  # the policy allows none: any override would be refused
+    ],
+)
+def test_override_options_offer_the_compliant_providers_but_the_policys_choice(allow, chosen, offered, refused_ahead):
+    providers = [provider("c"), provider("b"), provider("a"), provider("x", regions=("eu_west",))]
+    snapshot = world(providers, [policy("p", "a", "b", override=allow)], [rule(residency=True)])
+    options = override_options(snapshot, MATH, "us_east", "elementary")
+    assert options.reference is not None and options.reference.provider is not None
+    assert options.reference.provider.id == chosen
+    assert [p.name for p in options.available] == offered  # by name; x is not hosted in us_east
+    assert options.refused_ahead is refused_ahead
+
+
+def test_override_options_without_a_context_or_a_compliant_policy():
+    snapshot = world([provider("a"), provider("b")], [policy("p", "x")], [rule()])
+    partial = override_options(snapshot, None, "us_east")
+    assert partial.reference is None and not partial.refused_ahead and [p.id for p in partial.available] == ["a", "b"]
+    refused = override_options(snapshot, MATH, "us_east", "elementary")  # the chain's only provider does not exist
+    assert refused.reference is not None and not refused.reference.accepted and refused.refused_ahead
+    assert [p.id for p in refused.available] == ["a", "b"]

@@ -104,6 +104,26 @@ def test_replay_of_a_provider_no_longer_compliant_is_409(world):
     assert DispatchLog.objects.count() == 1
 
 
+def test_replay_after_the_region_lost_its_routing_rule_is_409_saying_so(world):
+    rid = uuid.uuid4()
+    assert run(request_id=rid).body["provider_slug"] == "alpha"
+    world["rule"].delete()
+    with pytest.raises(ReplayNotCompliant) as err:
+        run(request_id=rid)
+    assert err.value.extra["reason"] == "region_not_configured" and "us_east has no regional routing rule" in (
+        err.value.message
+    )
+    assert DispatchLog.objects.count() == 1
+
+
+def test_replay_of_an_unchanged_decision_is_served_from_its_row(world):
+    rid = uuid.uuid4()
+    first = run(request_id=rid)
+    again = run(request_id=rid)
+    assert again.replayed and again.body_json == first.body_json and again.log_id == first.log_id
+    assert DispatchLog.objects.count() == 1
+
+
 def test_authoring_change_is_seen_by_the_next_dispatch(world):
     assert run().body["provider_slug"] == "alpha"
     world["rule"].blocked_providers.add(world["a"])
