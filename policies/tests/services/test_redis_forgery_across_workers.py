@@ -83,12 +83,13 @@ def test_a_redis_forgery_never_changes_a_dispatch_an_override_providers_or_cover
 
     # Before the attack: both workers serve PostgreSQL's world and have shared its rows.
     baseline: list[tuple[int, dict]] = []
+    # Two workers at least: one may already be recycled (MAX_REQUESTS counts the readiness polls too).
     for _ in range(10):  # until both workers have answered (a batch may land on one)
         with ThreadPoolExecutor(max_workers=4) as pool:
             baseline += pool.map(lambda _: call(f"{base}/coverage?region=eu_west", DEMO_CLIENT_KEY), range(4))
-        if len(served_by(log_path, "/coverage")) == 2:
+        if len(served_by(log_path, "/coverage")) >= 2:
             break
-    assert len(served_by(log_path, "/coverage")) == 2, log_path.read_text()[-3000:]
+    assert len(served_by(log_path, "/coverage")) >= 2, log_path.read_text()[-3000:]
     coverage = baseline[0][1]
     assert all(answer == (200, coverage) for answer in baseline)
     assert coverage["snapshot_version"] == token.version
