@@ -191,7 +191,8 @@ def dispatch(
         )
     # A reused request id: the stored row is replayed, if intact and for the same body (else 500 or
     # 422: audit.services), so of this very context; and only while its provider may still serve it,
-    # which this decision's judgements of the context's region and band tell.
+    # which this decision's judgements of the context's region and band tell (read as the engine's
+    # `judgement` reads a table: read here, so the request does not call back into the engine).
     stored = dispatch_log_stored(client_ref=client_ref, request_id=request_id, fingerprint=fingerprint)
     if stored["outcome"] == Outcome.ACCEPTED and stored["provider_id"] is not None:
         provider_id = str(stored["provider_id"])

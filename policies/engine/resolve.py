@@ -118,6 +118,16 @@ def judgements(snapshot: Snapshot, region: str, grade_band: str = "") -> Mapping
     return tables[BAND_UNKNOWN] if table is None else table
 
 
+def _judgement_in(table: Mapping[str, Judgement] | None, provider_id: str, region: str) -> Judgement:
+    """A provider's judgement in one of `Snapshot.judged`'s tables for `region` (None: the region
+    has no routing rule), or why there is none. (A replay reads `Decision.judged` the same way in
+    `policies.services.dispatch`, without a second call into the engine.)"""
+    if table is None:
+        return Judgement((REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"))
+    found = table.get(provider_id)
+    return Judgement((REASON_UNKNOWN, f"provider {provider_id} does not exist")) if found is None else found
+
+
 def why_not(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> tuple[str, str] | None:
     """Why a provider may not serve a region for a grade band (code, detail), or None when it may:
     the snapshot's judgement (`judgements`), or why there is none to read. Without a band, the
@@ -127,13 +137,7 @@ def why_not(snapshot: Snapshot, provider_id: str, region: str, grade_band: str =
 
 def judgement(snapshot: Snapshot, provider_id: str, region: str, grade_band: str = "") -> Judgement:
     """`why_not` with the agreement a compliant provider relies on."""
-    table = judgements(snapshot, region, grade_band)
-    if table is None:
-        return Judgement((REFUSAL_REGION_NOT_CONFIGURED, f"{region} has no regional routing rule"))
-    found = table.get(provider_id)
-    if found is None:
-        return Judgement((REASON_UNKNOWN, f"provider {provider_id} does not exist"))
-    return found
+    return _judgement_in(judgements(snapshot, region, grade_band), provider_id, region)
 
 
 def _walk(
@@ -160,8 +164,8 @@ def _walk(
         candidates += 1
         for provider_id in policy.chain:
             provider = snapshot.providers.get(provider_id)
-            judged = table.get(provider_id)
-            why = judged.why if judged else (REASON_UNKNOWN, f"provider {provider_id} does not exist")
+            judged = _judgement_in(table, provider_id, context.region)
+            why = judged.why
             if why is None and provider_id in saturated:
                 slug = provider.slug if provider else provider_id
                 why = (REASON_RATE_LIMITED, f"{slug} is at its rate limit")
@@ -175,7 +179,7 @@ def _walk(
                         passed_over=tuple(passed),
                         region_rule=rule,
                         degraded=True,
-                        agreement=judged.agreement if judged else None,
+                        agreement=judged.agreement,
                         judged=table,
                     )
                 passed.append(
@@ -199,7 +203,7 @@ def _walk(
                     level=level,
                     passed_over=tuple(passed),
                     region_rule=rule,
-                    agreement=judged.agreement if judged else None,
+                    agreement=judged.agreement,
                     judged=table,
                 )
             passed.append(

@@ -3,10 +3,9 @@
 A `Snapshot` is built once from the database (see `policies.snapshot`) and then shared by every
 request of a worker. When it is built it judges, per region and grade band, whether each provider
 is compliant (the rules are `policies.engine.compliance`'s: `judged`), and indexes the active
-policies by their exact shape. Resolution
-(`policies.engine.resolve`) compiles each context once per snapshot (the walk down its
-candidates, with no provider at its rate limit) and keeps the result in `compiled`, so a warm
-resolve is one dictionary lookup whatever the number of policies.
+policies by their exact shape. Resolution (`policies.engine.resolve`) compiles each context once
+per snapshot (the walk down its candidates, with no provider at its rate limit) and keeps the
+result in `compiled`, so a warm resolve is one dictionary lookup whatever the number of policies.
 """
 
 from __future__ import annotations
