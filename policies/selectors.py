@@ -1,7 +1,8 @@
 """Every read of the decision runtime: a preview of a decision, the providers a region may use,
 what the override page offers a teacher, the coverage map. Each takes this worker's snapshot (or
-the one the caller's request already holds) and runs the same engine as `POST /dispatch`, so the
-API, the admin tools and the teacher pages cannot disagree. None writes anything: no audit row, no rate-limit count.
+the one the caller's request already holds) and runs the same engine as `POST /dispatch`, or reads
+what it decided when the snapshot was built (the override offer), so the API, the admin tools
+and the teacher pages cannot disagree. None writes anything: no audit row, no rate-limit count.
 
 One snapshot per request: every result carries the snapshot it was computed from; a surface
 making several reads passes it on (`snapshot=`), so one page never mixes two versions.
@@ -24,7 +25,6 @@ from policies.engine import (
     RegionRule,
     Snapshot,
     available_providers,
-    override_options,
     resolve,
     resolve_override,
 )
@@ -64,9 +64,10 @@ def override_offer(
     *, context: DispatchContext | None, region: str, grade_band: str = "", snapshot: Snapshot | None = None
 ) -> OverrideOffer:
     """The providers a teacher may ask for in `region` for `grade_band` (without one: the youngest
-    band), but the policy's own choice for `context`, and that decision; writes nothing."""
+    band), but the policy's own choice for `context`, and that decision; writes nothing. Read from
+    the snapshot, where every context was decided when it was built (`Snapshot.offer`)."""
     snapshot = snapshot or current_snapshot()
-    return OverrideOffer(override_options(snapshot, context, region, grade_band), snapshot)
+    return OverrideOffer(snapshot.offer(context, region, grade_band), snapshot)
 
 
 @dataclass(frozen=True, slots=True)

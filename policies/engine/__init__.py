@@ -9,9 +9,9 @@ from policies.engine.budget import budget_apply
 from policies.engine.compliance import REASON_UNKNOWN, AgreementSpec, Judgement, ProviderSpec, RegionRule
 from policies.engine.resolve import (
     available_providers,
+    compile_contexts,
     judgement,
     judgements,
-    override_options,
     resolve,
     resolve_override,
     why_not,
@@ -47,9 +47,9 @@ __all__ = [
     "Snapshot",
     "available_providers",
     "budget_apply",
+    "compile_contexts",
     "judgement",
     "judgements",
-    "override_options",
     "resolve",
     "resolve_override",
     "why_not",

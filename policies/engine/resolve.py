@@ -31,7 +31,7 @@ compliant in the region. A provider blocked in a region is never returned for th
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from types import MappingProxyType
 
 from policies.engine.compliance import REASON_UNKNOWN, Judgement, ProviderSpec
@@ -57,7 +57,6 @@ from policies.engine.types import (
     REFUSAL_TEACHER_UNKNOWN,
     Decision,
     DispatchContext,
-    OverrideOptions,
     OverrideRequest,
     PassedOver,
     PolicySpec,
@@ -371,28 +370,21 @@ def available_providers(
 ) -> tuple[list[ProviderSpec], list[PassedOver]]:
     """Providers that may serve `region` for `grade_band` (by name), and the others with why not.
     Without a band, the answer for the youngest band."""
-    available: list[ProviderSpec] = []
+    available = snapshot.available_in(region, grade_band)
     unavailable: list[PassedOver] = []
     for provider in sorted(snapshot.providers.values(), key=lambda p: (p.name, p.slug)):
         why = why_not(snapshot, provider.id, region, grade_band)
-        if why is None:
-            available.append(provider)
-        else:
+        if why is not None:
             unavailable.append(
                 PassedOver("provider", provider.id, provider.slug, why[0], why[1], provider_name=provider.name)
             )
-    return available, unavailable
+    return list(available), unavailable
 
 
-def override_options(
-    snapshot: Snapshot, context: DispatchContext | None, region: str, grade_band: str = ""
-) -> OverrideOptions:
-    """The providers a teacher may ask for in `region` for `grade_band` (compliant ones, by name),
-    without the one the policy itself chooses for `context`, with that decision for reference."""
-    available, _ = available_providers(snapshot, region, grade_band)
-    reference = resolve(context, snapshot) if context is not None else None
-    chosen = reference.provider.id if reference is not None and reference.accepted and reference.provider else None
-    refused_ahead = reference is not None and (
-        not reference.accepted or (reference.policy is not None and not reference.policy.allow_teacher_override)
-    )
-    return OverrideOptions(tuple(p for p in available if p.id != chosen), reference, refused_ahead)
+def compile_contexts(snapshot: Snapshot, contexts: Iterable[DispatchContext]) -> Snapshot:
+    """Decide each of `contexts` now (without saturation or health issues) and keep the decisions in
+    `snapshot.compiled`: what `resolve` would do on each one's first sight, done when the snapshot
+    is built, so a read of the snapshot (`Snapshot.offer`) never runs the engine."""
+    for context in contexts:
+        snapshot.compiled[context] = _walk(context, snapshot, _NO_SATURATION, _NO_HEALTH_ISSUES, _NO_HEALTH_ISSUES)
+    return snapshot

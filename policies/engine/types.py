@@ -5,7 +5,9 @@ request of a worker. When it is built it judges, per region and grade band, whet
 is compliant (the rules are `policies.engine.compliance`'s: `judged`), and indexes the active
 policies by their exact shape. Resolution (`policies.engine.resolve`) compiles each context once
 per snapshot (the walk down its candidates, with no provider at its rate limit) and keeps the
-result in `compiled`, so a warm resolve is one dictionary lookup whatever the number of policies.
+result in `compiled`, so a warm resolve is one dictionary lookup whatever the number of policies;
+`policies.snapshot` has every context of the vocabulary compiled when it builds the snapshot, so
+a read of what a teacher may ask for (`Snapshot.offer`) is a lookup too.
 """
 
 from __future__ import annotations
@@ -157,8 +159,12 @@ class Snapshot:
     # `band_ages`, "" (the youngest band) and BAND_UNKNOWN (age 0). Built with the snapshot, so a
     # resolve only reads it (`policies.engine.resolve.judgements`); regions x (bands + 2) tables.
     judged: Mapping[str, Mapping[str, Mapping[str, Judgement]]] = field(init=False, repr=False, compare=False)
-    # Per-context decisions without saturation, filled by `resolve` on first sight (a cache: the
-    # snapshot's meaning never changes). Bounded: contexts come from a closed vocabulary.
+    # The providers that may serve, per region and band key of `judged` (by name, then slug): the
+    # compliant ones of each table.
+    available: Mapping[str, Mapping[str, tuple[ProviderSpec, ...]]] = field(init=False, repr=False, compare=False)
+    # Per-context decisions without saturation or health issues: every context of the vocabulary
+    # decided when the snapshot is built (`policies.engine.resolve.compile_contexts`), any other
+    # one by `resolve` on first sight (the snapshot's meaning never changes). Bounded.
     compiled: dict[DispatchContext, Decision] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +198,13 @@ class Snapshot:
             }
             for region, rule in self.rules.items()
         }
+        by_name = sorted(self.providers.values(), key=lambda p: (p.name, p.slug))
+        available = {
+            region: {band: tuple(p for p in by_name if table[p.id].why is None) for band, table in tables.items()}
+            for region, tables in judged.items()
+        }
         object.__setattr__(self, "judged", judged)
+        object.__setattr__(self, "available", available)
         object.__setattr__(self, "compiled", {})
 
     def youngest_age(self, grade_band: str) -> int:
@@ -204,6 +216,30 @@ class Snapshot:
     def provider(self, key: str) -> ProviderSpec | None:
         """A provider by id or slug."""
         return self.providers.get(key) or self.by_slug.get(key)
+
+    def available_in(self, region: str, grade_band: str = "") -> tuple[ProviderSpec, ...]:
+        """The providers that may serve `region` for `grade_band`, by name (none without a routing
+        rule). Without a band, the youngest band's; a band the snapshot does not name: age 0."""
+        tables = self.available.get(region)
+        if tables is None:
+            return ()
+        found = tables.get(grade_band)
+        return tables[BAND_UNKNOWN] if found is None else found
+
+    def offer(self, context: DispatchContext | None, region: str, grade_band: str = "") -> OverrideOptions:
+        """What a teacher may ask for in `region` for `grade_band`: the providers that may serve but
+        the one the policy chooses for `context` (its compiled decision: a read, the engine is not
+        run), with that decision. `context` must be compiled (`compile_contexts`) or None."""
+        available = self.available_in(region, grade_band)
+        if context is None:
+            return OverrideOptions(available, None, refused_ahead=False)
+        reference = self.compiled.get(context)
+        if reference is None:
+            raise LookupError(f"{context} was not compiled with snapshot version {self.version}")
+        chosen = reference.provider.id if reference.accepted and reference.provider else None
+        return OverrideOptions(
+            tuple(p for p in available if p.id != chosen), reference, refused_ahead=not reference.overridable
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +301,12 @@ class Decision:
     @property
     def override_applied(self) -> bool:
         return self.accepted and self.override is not None
+
+    @property
+    def overridable(self) -> bool:
+        """A teacher's override of this decision could be granted: it serves, and its policy allows
+        overrides (`resolve_override` refuses any other)."""
+        return self.accepted and (self.policy is None or self.policy.allow_teacher_override)
 
 
 @dataclass(frozen=True, slots=True)

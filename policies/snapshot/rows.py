@@ -2,7 +2,8 @@
 
 The only bridge from the ORM to the engine. `snapshot_rows` reads the active world in a few flat
 queries (no model instances); `snapshot_from_rows` compiles rows (fresh, or shared by another
-worker through Redis) into engine specs; `snapshot_build` does both, for authoring checks that
+worker through Redis) into engine specs, with every context of the vocabulary decided
+(`CONTEXTS`); `snapshot_build` does both, for authoring checks that
 must see the database as it is now. Serving workers go through the per-worker cache instead
 (`policies.snapshot.cache`).
 """
@@ -17,11 +18,28 @@ from django.db.models import FloatField, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from common.clock import service_today
-from policies.engine import AgreementSpec, PolicySpec, ProviderSpec, RegionRule, Snapshot
+from policies.engine import (
+    AgreementSpec,
+    DispatchContext,
+    PolicySpec,
+    ProviderSpec,
+    RegionRule,
+    Snapshot,
+    compile_contexts,
+)
 from policies.models import DispatchPolicy, PolicyFallback, RegionalRouting
 from policies.snapshot.stamp import StampToken, stamp_token, stamp_version
 from providers.models import Agreement, ModelProvider, provider_encrypts
-from vocabulary import GRADE_BAND_YOUNGEST_AGE
+from vocabulary import GRADE_BAND_YOUNGEST_AGE, GradeBand, Region, Subject
+
+# Every context a request can name (the API and the pages accept only vocabulary codes): each is
+# decided when a snapshot is built, so reads of the snapshot are lookups.
+CONTEXTS = tuple(
+    DispatchContext(subject, band, region)
+    for region in Region.values
+    for subject in Subject.values
+    for band in GradeBand.values
+)
 
 
 def snapshot_build(*, version: int | None = None, on: datetime.date | None = None) -> Snapshot:
@@ -166,7 +184,7 @@ def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int, on: datetime
         )
         for a in rows["agreements"]
     )
-    return Snapshot(
+    snapshot = Snapshot(
         providers=providers,
         policies=policies,
         rules=rules,
@@ -175,6 +193,7 @@ def snapshot_from_rows(rows: dict[str, list[Any]], *, version: int, on: datetime
         band_ages=GRADE_BAND_YOUNGEST_AGE,
         on=on if on is not None else service_today(),
     )
+    return compile_contexts(snapshot, CONTEXTS)
 
 
 def snapshot_rows_at_stamp() -> tuple[StampToken, dict[str, list[Any]]]:

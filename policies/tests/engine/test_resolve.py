@@ -6,10 +6,11 @@ import pytest
 
 from policies.engine import (
     DispatchContext,
+    OverrideOptions,
     OverrideRequest,
     Snapshot,
+    compile_contexts,
     judgements,
-    override_options,
     resolve,
     resolve_override,
     why_not,
@@ -315,20 +316,45 @@ def test_a_decision_carries_its_region_and_bands_judgements():
         (False, "a", ["B", "C"], True),  # the policy allows none: any override would be refused
     ],
 )
-def test_override_options_offer_the_compliant_providers_but_the_policys_choice(allow, chosen, offered, refused_ahead):
+def test_the_offer_is_the_compliant_providers_but_the_policys_choice(allow, chosen, offered, refused_ahead):
     providers = [provider("c"), provider("b"), provider("a"), provider("x", regions=("eu_west",))]
-    snapshot = world(providers, [policy("p", "a", "b", override=allow)], [rule(residency=True)])
-    options = override_options(snapshot, MATH, "us_east", "elementary")
-    assert options.reference is not None and options.reference.provider is not None
+    snapshot = compile_contexts(
+        world(providers, [policy("p", "a", "b", override=allow)], [rule(residency=True)]), [MATH]
+    )
+    options = snapshot.offer(MATH, "us_east", "elementary")
+    assert options.reference is snapshot.compiled[MATH] and options.reference.provider is not None
     assert options.reference.provider.id == chosen
     assert [p.name for p in options.available] == offered  # by name; x is not hosted in us_east
     assert options.refused_ahead is refused_ahead
 
 
-def test_override_options_without_a_context_or_a_compliant_policy():
-    snapshot = world([provider("a"), provider("b")], [policy("p", "x")], [rule()])
-    partial = override_options(snapshot, None, "us_east")
+def test_the_offer_without_a_context_or_a_compliant_policy():
+    snapshot = compile_contexts(world([provider("a"), provider("b")], [policy("p", "x")], [rule()]), [MATH])
+    partial = snapshot.offer(None, "us_east")
     assert partial.reference is None and not partial.refused_ahead and [p.id for p in partial.available] == ["a", "b"]
-    refused = override_options(snapshot, MATH, "us_east", "elementary")  # the chain's only provider does not exist
+    refused = snapshot.offer(MATH, "us_east", "elementary")  # the chain's only provider does not exist
     assert refused.reference is not None and not refused.reference.accepted and refused.refused_ahead
     assert [p.id for p in refused.available] == ["a", "b"]
+    assert snapshot.offer(None, "eu_west") == OverrideOptions((), None, refused_ahead=False)  # no routing rule
+
+
+def test_the_offer_reads_compiled_decisions_only():
+    snapshot = world([provider("a")], [policy("p", "a")], [rule()])
+    with pytest.raises(LookupError, match="was not compiled"):
+        snapshot.offer(MATH, "us_east", "elementary")
+    assert not snapshot.compiled  # the read did not decide it
+
+
+def test_compiling_decides_each_context_as_its_first_resolve_would():
+    contexts = [
+        MATH,
+        DispatchContext("science", "high", "us_east"),
+        DispatchContext("mathematics", "elementary", "eu_west"),
+    ]
+    providers = [provider("a"), provider("b", regions=("eu_west",))]
+    policies = [policy("p", "a", "b"), policy("q", "b", subject="science")]
+    compiled = compile_contexts(world(providers, policies, [rule(residency=True)]), contexts)
+    fresh = world(providers, policies, [rule(residency=True)])
+    assert list(compiled.compiled) == contexts
+    assert [compiled.compiled[c] for c in contexts] == [resolve(c, fresh) for c in contexts]
+    assert resolve(MATH, compiled) is compiled.compiled[MATH]  # a resolve reads it
