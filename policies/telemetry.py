@@ -26,15 +26,31 @@ Never a key, a justification or a teacher's id.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
 from common.redis_client import BACKOFF
-from policies.engine import Decision, DispatchContext
+from policies.engine import Decision, DispatchContext, Snapshot
 
-if TYPE_CHECKING:
-    from policies.services import DispatchResult
+
+class DispatchOutcome(Protocol):
+    """What a span reads of `policies.services.DispatchResult` (a protocol, so this module does not
+    import the service that imports it)."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def replayed(self) -> bool: ...
+    @property
+    def decision(self) -> Decision | None: ...
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+
 
 AttributeValue = str | bool | int | float
 
@@ -51,7 +67,7 @@ def request_attributes(*, context: DispatchContext, client_ref: str, override: b
     }
 
 
-def result_attributes(result: DispatchResult) -> dict[str, AttributeValue]:
+def result_attributes(result: DispatchOutcome) -> dict[str, AttributeValue]:
     """What was decided (or replayed)."""
     attributes: dict[str, AttributeValue] = {
         "mds.request_id": result.request_id,
