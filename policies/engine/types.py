@@ -1,4 +1,5 @@
-"""Frozen value types the engine works on: data and the indexes built over it, no rules.
+"""Frozen value types the engine works on: data, the indexes built over it and reads of them
+(`Snapshot.available_in`, `Snapshot.offer`); the rules are `compliance`'s and `resolve`'s.
 
 A `Snapshot` is built once from the database (see `policies.snapshot`) and then shared by every
 request of a worker. When it is built it judges, per region and grade band, whether each provider
@@ -304,9 +305,10 @@ class Decision:
 
     @property
     def overridable(self) -> bool:
-        """A teacher's override of this decision could be granted: it serves, and its policy allows
-        overrides (`resolve_override` refuses any other)."""
-        return self.accepted and (self.policy is None or self.policy.allow_teacher_override)
+        """A teacher's override of this decision could be granted: it serves, by a policy that allows
+        overrides (`resolve_override` refuses any other: the decision's refusal, or
+        `override_not_allowed`)."""
+        return self.accepted and self.policy is not None and self.policy.allow_teacher_override
 
 
 @dataclass(frozen=True, slots=True)
