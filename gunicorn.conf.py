@@ -15,6 +15,9 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
+# Longest request line (method, path, query) gunicorn accepts; longer is its HTML 414, which the
+# OpenAPI schema declares on every operation (api/schema.py REQUEST_LINE_LIMIT, the same number).
+limit_request_line = 4094
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"

@@ -1,5 +1,6 @@
 """OpenAPI hooks: the Api-Key security scheme, 401/403/429 declared on every protected operation,
-and the dispatch body refusing unknown fields (`additionalProperties: false`).
+the HTTP server's 414 declared on every operation, and the dispatch body refusing unknown fields
+(`additionalProperties: false`).
 
 The dispatch body's cross-field rule (override fields only with `teacher_override: true`) is
 stated in the field descriptions; OpenAPI 3.0 has no conditional keyword for it. Registered by
@@ -29,6 +30,18 @@ AUTH_RESPONSES = {
         "The client's rate limit is reached.",
         {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends"}},
     ),
+}
+
+
+# gunicorn refuses a request line (method, path, query string, version) longer than its
+# `limit_request_line` (gunicorn.conf.py) before the application sees it, with its own HTML page.
+REQUEST_LINE_LIMIT = 4094
+REQUEST_LINE_TOO_LONG = {
+    "description": (
+        f"The request line (method, path and query string) is over {REQUEST_LINE_LIMIT:,} bytes: the HTTP "
+        "server refuses it before the application, with an HTML page (not the error shape). Shorten the query."
+    ),
+    "content": {"text/html": {"schema": {"type": "string"}}},
 }
 
 
@@ -66,6 +79,15 @@ def declare_auth_responses(result: dict[str, Any], generator: Any, request: Any,
                 if headers:
                     response["headers"] = headers
                 responses[code] = response
+    return result
+
+
+def declare_request_line_limit(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: any operation may answer the HTTP server's 414."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.setdefault("responses", {}).setdefault("414", REQUEST_LINE_TOO_LONG)
     return result
 
 

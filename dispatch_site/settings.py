@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.declare_auth_responses",
+        "api.schema.declare_request_line_limit",
     ],
 }
 

@@ -5,9 +5,12 @@ OpenAPI schema (schemathesis reports an undocumented status as a failure, and so
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
 
 from drf_spectacular.generators import SchemaGenerator
+
+from api.schema import REQUEST_LINE_LIMIT, REQUEST_LINE_TOO_LONG
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -40,3 +43,17 @@ def test_every_status_code_the_api_doc_documents_is_in_the_schema():
     declared = set().union(*schema_statuses().values())
     assert documented, "docs/api.md names no status codes"
     assert documented <= declared, f"documented but not in the schema: {sorted(documented - declared)}"
+
+
+def test_every_operation_declares_the_http_servers_414_as_its_html_page():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert operations
+    for operation in operations:
+        assert operation["responses"]["414"] == REQUEST_LINE_TOO_LONG, operation["operationId"]
+
+
+def test_the_declared_request_line_limit_is_gunicorns():
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert config["limit_request_line"] == REQUEST_LINE_LIMIT
+    assert f"{REQUEST_LINE_LIMIT:,} bytes" in REQUEST_LINE_TOO_LONG["description"]
