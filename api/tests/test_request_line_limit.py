@@ -39,6 +39,6 @@ def test_a_request_line_over_the_limit_is_the_servers_414_and_one_under_it_reach
 
     assert over[0] == 414 and over[1] == "text/html", over
     assert "URI Too Long" in over[2]
-    # Under the limit, the API itself reads the query: `days` is named and its range given.
+    # Under the limit, the API itself reads the query and names the field it refuses.
     assert under[0] == 400 and under[1] == "application/json", under
     assert "days" in under[2]
